@@ -1,0 +1,1 @@
+"""Mail sources: where incoming mail is read from (IMAP or a local Maildir)."""
