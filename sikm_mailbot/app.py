@@ -1,0 +1,107 @@
+"""Wiring: settings → store, file store, mail source, pipeline. Used by the CLI and tests."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from sikm_mailbot.config import Settings
+from sikm_mailbot.db import open_store
+from sikm_mailbot.filestore import FileStore
+from sikm_mailbot.intake import Pipeline, StoreOnly
+from sikm_mailbot.sources.base import Source
+from sikm_mailbot.sources.maildir import MaildirSource
+
+
+def source_key(settings: Settings) -> str:
+    """A stable name for the inbox folder, used for its UID watermark."""
+    inbox = settings.inbox
+    if inbox.kind == "imap":
+        return f"imap://{inbox.username}@{inbox.host}:{inbox.port}/{inbox.folder}"
+    return f"maildir://{settings.path(inbox.path).resolve()}"
+
+
+def make_source(settings: Settings) -> Source:
+    """The configured mail source (not yet opened)."""
+    inbox = settings.inbox
+    if inbox.kind == "maildir":
+        return MaildirSource(settings.path(inbox.path))
+    from sikm_mailbot.sources.imap import ImapSource
+
+    port = inbox.port or (993 if inbox.security == "ssl" else 143)
+    return ImapSource(
+        host=inbox.host,
+        port=port,
+        username=inbox.username,
+        password=inbox.password,
+        folder=inbox.folder,
+        security=inbox.security,
+        verify_tls=inbox.verify_tls,
+        ca_file=str(settings.path(inbox.ca_file)) if inbox.ca_file else None,
+        processed_folder=inbox.processed_folder,
+        quarantine_folder=inbox.quarantine_folder,
+        batch_size=inbox.batch_size,
+        timeout=inbox.timeout,
+    )
+
+
+@dataclass
+class App:
+    """Everything a command needs, built lazily from the settings."""
+
+    settings: Settings
+    _engine: Engine | None = field(default=None, repr=False)
+
+    @property
+    def engine(self) -> Engine:
+        """The migrated store (opened on first use)."""
+        if self._engine is None:
+            data_dir = self.settings.path(self.settings.data_dir)
+            data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._engine = open_store(self.settings.database_url)
+        return self._engine
+
+    @cached_property
+    def files(self) -> FileStore:
+        """The protected file store."""
+        return FileStore(self.settings.path(self.settings.store.files_dir))
+
+    def pipeline(self) -> Pipeline:
+        """The reading stages for the intake."""
+        return StoreOnly()
+
+    def extra_jobs(self) -> list[tuple[str, Callable[[], object], float]]:
+        """Scheduler jobs besides the poll: (id, function, interval seconds)."""
+        return []
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Where the file transport writes replies."""
+        return self.settings.path(self.settings.outbox.path)
+
+
+def setup_logging(settings: Settings) -> None:
+    """Operator logging: one line per event, to stderr and optionally a file (0600)."""
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    log_file = settings.logging.file
+    if log_file is not None:
+        path = settings.path(log_file)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        old = os.umask(0o077)
+        try:
+            handlers.append(logging.FileHandler(path, encoding="utf-8"))
+        finally:
+            os.umask(old)
+    logging.basicConfig(
+        level=settings.logging.level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -1,0 +1,92 @@
+"""The store: engine creation, schema migrations and sessions.
+
+SQLite by default (WAL, foreign keys, a busy timeout so the daemon and an officer's
+command can share the file); any SQLAlchemy URL works, and nothing here or in the
+models is SQLite-only. The schema is owned by Alembic and upgraded at start.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import Session, create_engine
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API connection
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def _prepare_sqlite_file(url: str) -> None:
+    """Create the database's folder owner-only; the file itself is made under umask 077."""
+    db = make_url(url).database
+    if not db or db == ":memory:":
+        return
+    path = Path(db)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():
+        old = os.umask(0o077)
+        try:
+            path.touch(mode=0o600)
+        finally:
+            os.umask(old)
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if p.exists():
+            os.chmod(p, 0o600)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url`` with the per-backend settings the bot relies on."""
+    if url.startswith("sqlite"):
+        _prepare_sqlite_file(url)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration (idempotent)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def open_store(url: str) -> Engine:
+    """Engine + migrations: what every command calls before touching data."""
+    engine = make_engine(url)
+    old = os.umask(0o077)  # WAL/SHM side files are created by SQLite on first write
+    try:
+        migrate(engine)
+    finally:
+        os.umask(old)
+    if url.startswith("sqlite"):
+        _prepare_sqlite_file(url)
+    return engine
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A session that commits on success and rolls back on any error."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
