@@ -1,0 +1,187 @@
+"""Reading one PDF: encryption, AcroForm values, page text. Runs in the sandbox child.
+
+Why two libraries: pypdfium2 gives page text 30x faster than pdfplumber and
+already puts a printed form's label and value (same baseline) on one line, which
+is all the `Label: value` parser needs; pdfplumber's word layout adds nothing
+there. pdfminer (pdfplumber's parser) reads the AcroForm dictionaries, which
+pdfium only exposes through its form-filling environment.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+MAX_FIELD_DEPTH = 12
+MAX_FIELDS = 2000
+MAX_TEXT_CHARS = 200_000
+MAX_VALUE_CHARS = 2000
+
+
+def read_pdf(data: bytes, max_pages: int) -> dict[str, Any]:
+    """A JSON-ready reading of a PDF: ok, encrypted, pages, text, acroform, xfa, notes.
+
+    Only ever call this in the sandbox child: pdfminer inflates streams without
+    limits, and a crafted file can use all memory or loop for long.
+    """
+    out: dict[str, Any] = {
+        "ok": True,
+        "encrypted": False,
+        "pages": None,
+        "text": "",
+        "acroform": {},
+        "xfa": False,
+        "notes": [],
+    }
+    if b"%%EOF" not in data[-2048:]:
+        out["notes"].append("file looks truncated (no %%EOF at the end)")
+    text_error = _read_text(data, max_pages, out)
+    if out["encrypted"]:
+        return out
+    form_error = _read_acroform(data, out)
+    if out["encrypted"]:
+        return out
+    if text_error and form_error:
+        return {"ok": False, "error": f"PDF could not be parsed ({text_error})"}
+    if text_error:
+        out["notes"].append(f"page text unreadable ({text_error})")
+    return out
+
+
+def _read_text(data: bytes, max_pages: int, out: dict[str, Any]) -> str:
+    """Fill pages/text with pypdfium2; return an error description or ""."""
+    import pypdfium2 as pdfium
+
+    try:
+        doc = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        if "password" in str(exc).lower():
+            out["encrypted"] = True
+            return ""
+        return "pdfium: " + str(exc).split("(")[-1].rstrip(").")[:80]
+    try:
+        count = len(doc)
+        out["pages"] = count
+        if count > max_pages:
+            out["notes"].append(f"only the first {max_pages} of {count} pages were read")
+        chunks: list[str] = []
+        size = 0
+        for index in range(min(count, max_pages)):
+            page = doc[index]
+            try:
+                textpage = page.get_textpage()
+                try:
+                    chunk = textpage.get_text_bounded()
+                finally:
+                    textpage.close()
+            finally:
+                page.close()
+            chunks.append(chunk.replace("\r\n", "\n").replace("\r", "\n"))
+            size += len(chunk)
+            if size > MAX_TEXT_CHARS:
+                break
+        out["text"] = "\n".join(chunks)[:MAX_TEXT_CHARS]
+        if not out["text"].strip() and count:
+            out["notes"].append("no text layer (scanned?)")
+        return ""
+    finally:
+        doc.close()
+
+
+def _read_acroform(data: bytes, out: dict[str, Any]) -> str:
+    """Fill acroform/xfa with pdfminer; return an error description or ""."""
+    from pdfminer.pdfdocument import PDFDocument, PDFPasswordIncorrect
+    from pdfminer.pdfparser import PDFParser
+    from pdfminer.pdftypes import resolve1
+
+    try:
+        doc = PDFDocument(PDFParser(io.BytesIO(data)), password="")
+    except PDFPasswordIncorrect:
+        out["encrypted"] = True
+        return ""
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any parser failure is "unreadable"
+        return f"pdfminer: {type(exc).__name__}"
+    try:
+        acro = resolve1(doc.catalog.get("AcroForm"))
+        if not isinstance(acro, dict):
+            return ""
+        out["xfa"] = "XFA" in acro
+        fields: dict[str, str] = {}
+        _walk_fields(resolve1(acro.get("Fields")), "", None, 0, set(), fields)
+        out["acroform"] = fields
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        out["notes"].append(f"form fields unreadable ({type(exc).__name__})")
+    return ""
+
+
+def _walk_fields(
+    kids: Any, prefix: str, inherited_ft: str | None, depth: int, seen: set[int], out: dict
+) -> None:
+    """Depth-first walk of a field tree; values of named fields go into `out`.
+
+    Resolves indirect references one level at a time (never recursively, a
+    signature's dict value would recurse without end), keeps a visited set
+    against reference cycles, inherits FT from the parent, and decodes only
+    strings and names.
+    """
+    from pdfminer.pdftypes import PDFObjRef, resolve1
+
+    if depth > MAX_FIELD_DEPTH or not isinstance(kids, list):
+        return
+    for ref in kids:
+        if len(out) >= MAX_FIELDS:
+            return
+        if isinstance(ref, PDFObjRef):
+            if ref.objid in seen:
+                continue
+            seen.add(ref.objid)
+        node = resolve1(ref)
+        if not isinstance(node, dict):
+            continue
+        ft = _name(resolve1(node.get("FT"))) or inherited_ft
+        partial = _text(resolve1(node.get("T")))
+        name = f"{prefix}.{partial}" if prefix and partial else (partial or prefix)
+        if partial:
+            value = _value(resolve1(node.get("V")), ft)
+            if value is not None and name not in out:
+                out[name] = value
+        _walk_fields(resolve1(node.get("Kids")), name, ft, depth + 1, seen, out)
+
+
+def _name(obj: Any) -> str:
+    from pdfminer.psparser import PSLiteral
+
+    if isinstance(obj, PSLiteral):
+        raw = obj.name
+        return raw.decode("latin-1") if isinstance(raw, bytes) else str(raw)
+    return ""
+
+
+def _text(obj: Any) -> str:
+    from pdfminer.utils import decode_text
+
+    if isinstance(obj, bytes):
+        try:
+            return decode_text(obj)[:MAX_VALUE_CHARS]
+        except Exception:  # noqa: BLE001
+            return obj.decode("latin-1")[:MAX_VALUE_CHARS]
+    if isinstance(obj, str):
+        return obj[:MAX_VALUE_CHARS]
+    return ""
+
+
+def _value(obj: Any, ft: str | None) -> str | None:
+    """A field's value as text: strings and names only (a /Sig's dict is skipped)."""
+    if isinstance(obj, bytes | str):
+        return _text(obj)
+    name = _name(obj)
+    if name:
+        return "" if name == "Off" and ft == "Btn" else name
+    if isinstance(obj, list):  # multi-select choice fields
+        parts = [_text(v) or _name(v) for v in obj[:50]]
+        return ", ".join(p for p in parts if p)
+    return None
