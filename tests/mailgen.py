@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.policy
 import itertools
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -30,7 +31,7 @@ def simple_mail(
     for name, ctype, data in attachments:
         maintype, subtype = ctype.split("/", 1)
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
-    return msg.as_bytes()
+    return msg.as_bytes(policy=email.policy.SMTP)
 
 
 def drop_into_maildir(inbox: Path, raw: bytes, name: str | None = None) -> Path:

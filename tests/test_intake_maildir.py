@@ -62,13 +62,13 @@ def test_new_messages_taken_once_then_nothing(site: Path) -> None:
         drop_into_maildir(inbox(site), simple_mail(subject=f"mail {i}"))
     first = json.loads(sikm(site, "poll", "--json").stdout)
     assert (first["fetched"], first["new"], first["duplicate"]) == (3, 3, 0)
-    assert first["outcomes"] == {"stored": 3}
+    assert first["outcomes"] == {"forms_request": 3}  # "permohonan" without documents
     second = json.loads(sikm(site, "poll", "--json").stdout)
     assert (second["fetched"], second["new"]) == (0, 0)
     assert list((inbox(site) / "new").iterdir()) == []
     assert len(list((inbox(site) / ".Processed/cur").iterdir())) == 3
     rows = ledger_rows(site)
-    assert [r.stage for r in rows] == ["stored"] * 3
+    assert [r.stage for r in rows] == ["done"] * 3
     assert all(r.moved for r in rows)
 
 
