@@ -113,6 +113,30 @@ class StoreSettings(_Section):
     files_dir: Path = Path("var/files")
 
 
+class PermitSettings(_Section):
+    """Signing keys and how permits are sealed."""
+
+    keys_dir: Path = Path("var/keys")
+    issuer: str = "DPMPTSP DKI Jakarta"
+    # True: the QR token is signed, then encrypted for checkpoint devices (only they
+    # can read it). False: signed only, readable and verifiable by anyone.
+    encrypt_qr: bool = True
+    # "none", or "birthdate": the PDF is AES-256 encrypted with the holder's birth
+    # date as DDMMYYYY (told in the permit mail, never the date itself).
+    pdf_password: Literal["none", "birthdate"] = "none"
+    # Environment variable holding the passphrase of the private key files (optional).
+    passphrase_env: str = "SIKM_KEY_PASSPHRASE"
+    clock_skew_seconds: Annotated[int, Field(ge=0, le=3600)] = 300
+
+
+class DeskSettings(_Section):
+    """The officers' desk: guarantor check and service targets."""
+
+    guarantor_timeout_hours: PositiveFloat = 72.0
+    guarantor_reminder_hours: PositiveFloat = 48.0
+    overdue_report_time: Annotated[str, Field(pattern=r"^\d{2}:\d{2}$")] = "07:00"  # WIB
+
+
 class LoggingSettings(_Section):
     """Operator logs (never personal data)."""
 
@@ -129,6 +153,8 @@ class Settings(_Section):
     intake: IntakeSettings = IntakeSettings()
     outbox: OutboxSettings = OutboxSettings()
     store: StoreSettings = StoreSettings()
+    permits: PermitSettings = PermitSettings()
+    desk: DeskSettings = DeskSettings()
     logging: LoggingSettings = LoggingSettings()
 
     # Filled by load_settings(): where relative paths are anchored.

@@ -6,7 +6,7 @@ change a table here and add a migration beside it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, LargeBinary, UniqueConstraint
@@ -186,3 +186,22 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str = Field(default="")
     created_at: datetime = Field(default_factory=utcnow, index=True)
     sent_at: datetime | None = None
+
+
+class Permit(SQLModel, table=True):
+    """An issued permit: the sealed token, the signed PDF (in the file store), revocation."""
+
+    __tablename__ = "permit"
+
+    number: str = Field(primary_key=True, max_length=64)
+    application_id: str = Field(foreign_key="application.id", index=True, max_length=32)
+    token: str
+    pdf_sha256: str = Field(max_length=64)
+    signer_kid: str = Field(max_length=32)
+    issued_at: datetime = Field(default_factory=utcnow)
+    valid_from: date
+    valid_until: date
+    issued_by: str = Field(default="", max_length=255)
+    revoked_at: datetime | None = None
+    revoked_by: str = Field(default="", max_length=255)
+    revoke_reason: str = Field(default="")
