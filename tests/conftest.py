@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.dovecot"]
+pytest_plugins = ["tests.dovecot", "tests.smtp_server"]
