@@ -6,15 +6,18 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from sikm_mailbot.config import Settings
 from sikm_mailbot.db import open_store
 from sikm_mailbot.filestore import FileStore
-from sikm_mailbot.intake import Pipeline, StoreOnly
+from sikm_mailbot.intake import Pipeline
+from sikm_mailbot.models import utcnow
 from sikm_mailbot.sources.base import Source
 from sikm_mailbot.sources.maildir import MaildirSource
 
@@ -56,6 +59,7 @@ class App:
     """Everything a command needs, built lazily from the settings."""
 
     settings: Settings
+    now: Callable[[], datetime] = utcnow  # injectable clock (tests, drills)
     _engine: Engine | None = field(default=None, repr=False)
 
     @property
@@ -74,11 +78,46 @@ class App:
 
     def pipeline(self) -> Pipeline:
         """The reading stages for the intake."""
-        return StoreOnly()
+        from sikm_mailbot.pipeline import ReadingPipeline
+
+        return ReadingPipeline(self.settings, self.files, now=self.now)
+
+    def desk(self) -> Any:
+        """The officer's desk, able to issue permits."""
+        from sikm_mailbot.decisions import Desk
+
+        try:
+            from sikm_mailbot.permits.issue import PermitIssuer
+
+            issuer = PermitIssuer(self.settings, self.files)
+        except ImportError:  # pragma: no cover - permits package incomplete
+            issuer = None
+        return Desk(self.settings, issuer)
+
+    def transport(self) -> Any:
+        """Where replies go: .eml files (default) or SMTP."""
+        from sikm_mailbot.outbox import FileTransport, SmtpTransport
+
+        if self.settings.outbox.kind == "smtp":
+            return SmtpTransport(self.settings.outbox)
+        return FileTransport(self.outbox_dir)
+
+    def send(self) -> Any:
+        """One outbox flush; returns the FlushReport."""
+        from sqlmodel import Session
+
+        from sikm_mailbot.outbox import flush
+
+        return flush(
+            lambda: Session(self.engine, expire_on_commit=False),
+            self.settings.outbox,
+            self.transport(),
+            now=self.now,
+        )
 
     def extra_jobs(self) -> list[tuple[str, Callable[[], object], float]]:
         """Scheduler jobs besides the poll: (id, function, interval seconds)."""
-        return []
+        return [("send", self.send, self.settings.outbox.send_interval)]
 
     @property
     def outbox_dir(self) -> Path:
@@ -105,3 +144,5 @@ def setup_logging(settings: Settings) -> None:
         force=True,
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # imapclient logs whole conversations (message bodies) at DEBUG: never let it.
+    logging.getLogger("imapclient").setLevel(logging.INFO)

@@ -143,5 +143,286 @@ def poll(
         typer.echo(f"  {outcome}: {n}")
 
 
+@app.command()
+def send(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+) -> None:
+    """Deliver the queued replies once (SMTP or .eml files), retrying what is due."""
+    report = state(ctx).app.send()
+    doc = report.as_dict() if hasattr(report, "as_dict") else dict(vars(report))
+    if as_json:
+        emit_json(doc)
+    else:
+        typer.echo(", ".join(f"{k} {v}" for k, v in doc.items()))
+
+
+def _open_session(st: State) -> Any:
+    from sqlmodel import Session
+
+    return Session(st.app.engine, expire_on_commit=False)
+
+
+def _load_application(session: Any, app_id: str) -> Any:
+    from sikm_mailbot.models import Application
+
+    app_obj = session.get(Application, app_id.strip().upper())
+    if app_obj is None:
+        fail(1, f"no application {app_id}")
+    return app_obj
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option("--status", "-s", help="Only this status.")] = None,
+    category: Annotated[str | None, typer.Option("--category", help="Only this category.")] = None,
+    overdue: Annotated[bool, typer.Option("--overdue", help="Only past the target.")] = False,
+    search: Annotated[
+        str | None,
+        typer.Option("--search", "-q", help="Name part, tracking number or last 4 NIK digits."),
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="At most this many rows.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The queue, oldest first, with the age in working hours."""
+    from sikm_mailbot.domain import Status
+    from sikm_mailbot.models import utcnow
+    from sikm_mailbot.views import query_applications, summary
+
+    if status and status not in Status.__members__:
+        fail(2, f"unknown status {status!r}; one of: {', '.join(Status.__members__)}")
+    st = state(ctx)
+    now = utcnow()
+    with _open_session(st) as session:
+        rows = [
+            summary(a, now)
+            for a in query_applications(
+                session,
+                status=status,
+                category=category,
+                overdue=overdue,
+                search=search,
+                now=now,
+                limit=limit,
+            )
+        ]
+    if as_json:
+        emit_json(rows)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(rows)} application(s)", show_lines=False)
+    for col in ("ID", "Status", "Category", "Name", "NIK", "Age (wh)", "Missing", "Flags"):
+        table.add_column(col)
+    for r in rows:
+        age = "" if r["age_working_hours"] is None else f"{r['age_working_hours']:.1f}"
+        if r["overdue"]:
+            age += " !"
+        table.add_row(
+            r["id"],
+            r["status"],
+            r["category"] or "?",
+            r["name"],
+            r["nik"],
+            age,
+            ", ".join(r["missing"]),
+            ", ".join(r["flags"]),
+        )
+    Console().print(table)
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    app_id: Annotated[str, typer.Argument(metavar="ID", help="Tracking number.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """One application: everything read, files, problems, guarantor, history, mail."""
+    from sikm_mailbot.views import application_doc
+
+    st = state(ctx)
+    with _open_session(st) as session:
+        doc = application_doc(session, _load_application(session, app_id))
+    if as_json:
+        emit_json(doc)
+        return
+    from sikm_mailbot.showtext import print_application
+
+    print_application(doc)
+
+
+@app.command()
+def files(
+    ctx: typer.Context,
+    app_id: Annotated[str, typer.Argument(metavar="ID", help="Tracking number.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the attachments into.")],
+) -> None:
+    """Export an application's attachments to look at them."""
+    from sqlmodel import select
+
+    from sikm_mailbot.models import Attachment
+
+    st = state(ctx)
+    out.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with _open_session(st) as session:
+        app_obj = _load_application(session, app_id)
+        atts = session.exec(select(Attachment).where(Attachment.application_id == app_obj.id)).all()
+    written = 0
+    for a in atts:
+        if not st.app.files.exists(a.sha256):
+            typer.echo(f"  (not stored) {a.filename}: {a.reason or a.problem}", err=True)
+            continue
+        safe = Path(a.filename).name or f"attachment-{a.id}"
+        target = out / f"{a.id:04d}-{a.kind}-{safe}"
+        target.write_bytes(st.app.files.get(a.sha256))
+        written += 1
+        typer.echo(str(target))
+    typer.echo(f"{written} file(s) written to {out}", err=True)
+
+
+OfficerOpt = Annotated[
+    str | None, typer.Option("--officer", help="Who decides (else $SIKM_OFFICER, else OS user).")
+]
+
+
+def _decide(ctx: typer.Context, action: str, app_id: str, **kwargs: Any) -> Any:
+    """Run one Desk decision in its own transaction; exit 1 when refused."""
+    from sikm_mailbot.decisions import Refused
+
+    st = state(ctx)
+    desk = st.app.desk()
+    with _open_session(st) as session:
+        try:
+            result = getattr(desk, action)(session, app_id, now=st.app.now(), **kwargs)
+            session.commit()
+        except Refused as exc:
+            session.rollback()
+            fail(1, str(exc))
+        except ValueError as exc:
+            session.rollback()
+            fail(2, str(exc))
+        except Exception as exc:  # noqa: BLE001 - e.g. the permit could not be made
+            session.rollback()
+            fail(1, f"{action} failed: {exc}")
+    return result
+
+
+def _show_status(ctx: typer.Context, app_id: str, as_json: bool, message: str) -> None:
+    from sikm_mailbot.views import application_doc
+
+    st = state(ctx)
+    with _open_session(st) as session:
+        doc = application_doc(session, _load_application(session, app_id))
+    if as_json:
+        emit_json(doc)
+    else:
+        typer.echo(f"{doc['id']}: {message} — now {doc['status']} ({doc['status_name']})")
+
+
+@app.command()
+def approve(
+    ctx: typer.Context,
+    app_id: Annotated[str, typer.Argument(metavar="ID", help="Tracking number.")],
+    officer: OfficerOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the application as JSON.")] = False,
+) -> None:
+    """Approve: issue the signed permit and queue the permit mail with the PDF."""
+    from sikm_mailbot.decisions import officer_name
+
+    permit = _decide(ctx, "approve", app_id, officer=officer_name(officer))
+    _show_status(ctx, app_id, as_json, f"permit {permit.number} issued")
+
+
+@app.command()
+def reject(
+    ctx: typer.Context,
+    app_id: Annotated[str, typer.Argument(metavar="ID", help="Tracking number.")],
+    reason: Annotated[str, typer.Option("--reason", help="Reason code (see --help).")],
+    note: Annotated[
+        str, typer.Option("--note", help="Officer's note (required for 'other').")
+    ] = "",
+    officer: OfficerOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the application as JSON.")] = False,
+) -> None:
+    """Reject with a reason code: no_signature, letter_not_naming_applicant,
+    trip_not_jakarta, no_guarantor, guarantor_email_same, purpose_not_allowed,
+    missing_ktp, guarantor_refused, other (needs --note)."""
+    from sikm_mailbot.decisions import officer_name
+
+    _decide(ctx, "reject", app_id, reason=reason, note=note, officer=officer_name(officer))
+    _show_status(ctx, app_id, as_json, f"rejected ({reason})")
+
+
+@app.command("request-docs")
+def request_docs(
+    ctx: typer.Context,
+    app_id: Annotated[str, typer.Argument(metavar="ID", help="Tracking number.")],
+    missing: Annotated[
+        list[str], typer.Option("--missing", help="Document kind to ask for (repeatable).")
+    ],
+    note: Annotated[str, typer.Option("--note", help="What exactly to send.")] = "",
+    officer: OfficerOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the application as JSON.")] = False,
+) -> None:
+    """Ask the applicant for documents (sends the incomplete mail)."""
+    from sikm_mailbot.decisions import officer_name
+
+    kinds = [k.strip() for item in missing for k in item.replace(",", " ").split() if k.strip()]
+    _decide(ctx, "request_docs", app_id, missing=kinds, note=note, officer=officer_name(officer))
+    _show_status(ctx, app_id, as_json, f"documents requested: {', '.join(kinds)}")
+
+
+@app.command()
+def cancel(
+    ctx: typer.Context,
+    app_id: Annotated[str, typer.Argument(metavar="ID", help="Tracking number.")],
+    note: Annotated[str, typer.Option("--note", help="Why (required).")],
+    officer: OfficerOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the application as JSON.")] = False,
+) -> None:
+    """Cancel an open application (the applicant is told)."""
+    from sikm_mailbot.decisions import officer_name
+
+    _decide(ctx, "cancel", app_id, note=note, officer=officer_name(officer))
+    _show_status(ctx, app_id, as_json, "cancelled")
+
+
+@app.command()
+def stats(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Counts per state as the office reports them, today's intake, overdue files."""
+    from sikm_mailbot.stats import office_stats
+
+    st = state(ctx)
+    with _open_session(st) as session:
+        doc = office_stats(session, st.app.now())
+    if as_json:
+        emit_json(doc)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"SIKM — {doc['date']} (WIB)")
+    table.add_column("")
+    table.add_column("count", justify="right")
+    for label, key in (
+        ("Diterima / received (total)", "received"),
+        ("Menunggu kelengkapan / incomplete", "incomplete"),
+        ("Penelitian / in review", "in_review"),
+        ("Menunggu penjamin / waiting for guarantor", "awaiting_guarantor"),
+        ("Ditolak / rejected", "rejected"),
+        ("Diterbitkan / issued", "issued"),
+        ("Dibatalkan / cancelled", "cancelled"),
+        ("Masuk hari ini / today's intake", "today_intake"),
+        ("Lewat target / past one working day", "overdue"),
+    ):
+        table.add_row(label, str(doc[key]))
+    Console().print(table)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()
