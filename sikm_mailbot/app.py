@@ -6,7 +6,7 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,8 @@ from sikm_mailbot.intake import Pipeline
 from sikm_mailbot.models import utcnow
 from sikm_mailbot.sources.base import Source
 from sikm_mailbot.sources.maildir import MaildirSource
+
+log = logging.getLogger(__name__)
 
 
 def source_key(settings: Settings) -> str:
@@ -54,12 +56,27 @@ def make_source(settings: Settings) -> Source:
     )
 
 
+def clock_from_env() -> Callable[[], datetime]:
+    """The clock: real UTC time, or the fixed instant in $SIKM_NOW (ISO 8601).
+
+    SIKM_NOW exists for drills and tests ("what happens 73 hours later?"); it is
+    never needed in production.
+    """
+    fixed = os.environ.get("SIKM_NOW", "").strip()
+    if not fixed:
+        return utcnow
+    moment = datetime.fromisoformat(fixed)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return lambda: moment
+
+
 @dataclass
 class App:
     """Everything a command needs, built lazily from the settings."""
 
     settings: Settings
-    now: Callable[[], datetime] = utcnow  # injectable clock (tests, drills)
+    now: Callable[[], datetime] = field(default_factory=clock_from_env)  # injectable clock
     _engine: Engine | None = field(default=None, repr=False)
 
     @property
@@ -103,21 +120,76 @@ class App:
         return FileTransport(self.outbox_dir)
 
     def send(self) -> Any:
-        """One outbox flush; returns the FlushReport."""
+        """One outbox flush under the "outbox" lease (one sender at a time)."""
         from sqlmodel import Session
 
+        from sikm_mailbot.lease import DbLease
         from sikm_mailbot.outbox import flush
 
-        return flush(
-            lambda: Session(self.engine, expire_on_commit=False),
-            self.settings.outbox,
-            self.transport(),
-            now=self.now,
-        )
+        lease = DbLease(self.engine, "outbox", ttl=900)
+        lease.acquire()  # LeaseHeld: another process is sending right now
+        try:
+            return flush(
+                lambda: Session(self.engine, expire_on_commit=False),
+                self.settings.outbox,
+                self.transport(),
+                now=self.now,
+            )
+        finally:
+            lease.release()
 
-    def extra_jobs(self) -> list[tuple[str, Callable[[], object], float]]:
-        """Scheduler jobs besides the poll: (id, function, interval seconds)."""
-        return [("send", self.send, self.settings.outbox.send_interval)]
+    def guarantor_sweep(self) -> dict[str, int]:
+        """Remind silent guarantors once; cancel after the timeout."""
+        from sikm_mailbot.db import session_scope
+
+        with session_scope(self.engine) as session:
+            counts = self.desk().guarantor_sweep(session, self.now())
+        if any(counts.values()):
+            log.info("guarantor check: %s", counts)
+        return counts
+
+    def overdue_report(self) -> list[str]:
+        """The daily log line: files past the one-working-day target (ids only)."""
+        from sqlmodel import Session
+
+        from sikm_mailbot.views import query_applications
+
+        now = self.now()
+        with Session(self.engine) as session:
+            late = [a.id for a in query_applications(session, overdue=True, now=now)]
+        log.warning(
+            "overdue report: %d file(s) past the one-working-day target%s",
+            len(late),
+            (": " + ", ".join(late[:50])) if late else "",
+        )
+        return late
+
+    def extra_jobs(self) -> list[tuple[str, Callable[[], object], dict[str, Any]]]:
+        """Scheduler jobs besides the poll: (id, function, APScheduler trigger arguments)."""
+        hour, minute = (int(x) for x in self.settings.desk.overdue_report_time.split(":"))
+        send_every = self.settings.outbox.send_interval
+        return [
+            ("send", self._quiet_send, {"trigger": "interval", "seconds": send_every}),
+            ("guarantor", self.guarantor_sweep, {"trigger": "interval", "seconds": 300}),
+            (
+                "overdue",
+                self.overdue_report,
+                {"trigger": "cron", "hour": hour, "minute": minute, "timezone": "Asia/Jakarta"},
+            ),
+        ]
+
+    def _quiet_send(self) -> None:
+        from sikm_mailbot.lease import LeaseHeld
+
+        try:
+            report = self.send()
+        except LeaseHeld:
+            log.info("outbox: another process is sending; skipped this round")
+            return
+        if report.sent or report.failed or report.retried:
+            log.info(
+                "outbox: sent %s, retried %s, failed %s", report.sent, report.retried, report.failed
+            )
 
     @property
     def outbox_dir(self) -> Path:

@@ -21,12 +21,12 @@ from sqlmodel import Session, select
 from sikm_mailbot import ledger, triage
 from sikm_mailbot.assess import assess
 from sikm_mailbot.config import Settings
-from sikm_mailbot.decisions import Desk, transition
+from sikm_mailbot.decisions import Desk, record_event, transition
 from sikm_mailbot.domain import Problem, Status
 from sikm_mailbot.extract import Limits, ReadAttachment, ReadMessage, read_message
 from sikm_mailbot.filestore import FileStore
 from sikm_mailbot.intake import Outcome
-from sikm_mailbot.models import Application, Attachment, Counter, Event, LedgerEntry, OutboxMessage
+from sikm_mailbot.models import Application, Attachment, Counter, LedgerEntry, OutboxMessage
 from sikm_mailbot.models import utcnow as _utcnow
 from sikm_mailbot.normalize import normalize_fields
 from sikm_mailbot.outbox import queue_reply
@@ -89,35 +89,6 @@ def next_tracking_number(session: Session, prefix: str, year: int) -> str:
     session.add(counter)
     session.flush()
     return f"{prefix}-{year}-{counter.value:06d}"
-
-
-def add_event(
-    session: Session,
-    action: str,
-    *,
-    application_id: str | None = None,
-    ledger_id: int | None = None,
-    actor: str = "bot",
-    detail: str = "",
-    from_status: str | None = None,
-    to_status: str | None = None,
-    data: dict[str, Any] | None = None,
-    at: datetime | None = None,
-) -> Event:
-    """Append one audit event (no commit)."""
-    event = Event(
-        application_id=application_id,
-        ledger_id=ledger_id,
-        actor=actor,
-        action=action,
-        detail=detail,
-        from_status=from_status,
-        to_status=to_status,
-        data=data or {},
-        at=at or _utcnow(),
-    )
-    session.add(event)
-    return event
 
 
 @dataclass
@@ -188,7 +159,7 @@ class ReadingPipeline:
             return Outcome(
                 ledger.STAGE_DONE, "ignored", reason="delivery report (not for our mail)"
             )
-        add_event(
+        self._event(
             session,
             "delivery_failed",
             application_id=ours.application_id,
@@ -230,7 +201,7 @@ class ReadingPipeline:
             return None
         answer = triage.guarantor_answer(read.subject, read.body_new_text)
         if app.status != Status.awaiting_guarantor or answer is None:
-            add_event(
+            self._event(
                 session,
                 "mail_in_flagged",
                 application_id=app.id,
@@ -261,7 +232,7 @@ class ReadingPipeline:
         )
         if not self._is_applicant(app, read.from_addr):
             # Someone else writing about this application changes nothing.
-            add_event(
+            self._event(
                 session,
                 "mail_in_flagged",
                 application_id=app.id,
@@ -321,7 +292,7 @@ class ReadingPipeline:
         )
         session.add(app)
         session.flush()
-        add_event(
+        self._event(
             session,
             "mail_in",
             application_id=app_id,
@@ -332,7 +303,7 @@ class ReadingPipeline:
         failures = triage.auth_failures(read.headers)
         if failures:
             app.flags = [*app.flags, "sender_unverified"]
-            add_event(
+            self._event(
                 session,
                 "sender_unverified",
                 application_id=app_id,
@@ -364,6 +335,12 @@ class ReadingPipeline:
         )
 
     # -- helpers ------------------------------------------------------------------------
+
+    def _event(
+        self, session: Session, action: str, *, application_id: str | None = None, **kw: Any
+    ) -> None:
+        """Append an audit event stamped with the pipeline's clock."""
+        record_event(session, application_id, action, at=self.now(), **kw)
 
     def _now_jkt(self) -> datetime:
         return to_jakarta(self.now())
@@ -517,7 +494,7 @@ class ReadingPipeline:
         self, session: Session, entry: LedgerEntry, read: ReadMessage, app: Application
     ) -> Outcome:
         """Add a follow-up's documents and fields to its application, then re-assess."""
-        add_event(
+        self._event(
             session,
             "mail_in",
             application_id=app.id,
@@ -529,7 +506,7 @@ class ReadingPipeline:
             app.field_sources = {**app.field_sources, **read.field_sources}
             self._reassess(session, app, entry, read, dict(read.fields), first=False)
         else:
-            add_event(
+            self._event(
                 session,
                 "note",
                 application_id=app.id,
@@ -547,7 +524,7 @@ class ReadingPipeline:
             return Outcome(
                 ledger.STAGE_DONE, "status_request", reason="status asked by another address"
             )
-        add_event(
+        self._event(
             session, "mail_in", application_id=app.id, ledger_id=entry.id, detail="status request"
         )
         self._reply(session, entry, read, "status", app)
@@ -582,7 +559,7 @@ class ReadingPipeline:
         """Queue one reply to the sender, in the current transaction."""
         to_addr = read.reply_to or read.from_addr
         if not to_addr:
-            add_event(
+            self._event(
                 session,
                 "reply_suppressed",
                 application_id=app.id if app else None,

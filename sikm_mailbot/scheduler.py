@@ -42,7 +42,7 @@ class Daemon:
             max_message_bytes=app.settings.inbox.max_message_bytes,
             stop=self.stop,
         )
-        self.extra_jobs: list[tuple[str, Callable[[], object], float]] = app.extra_jobs()
+        self.extra_jobs: list[tuple[str, Callable[[], object], dict]] = app.extra_jobs()
 
     def poll_job(self) -> None:
         """One intake cycle; errors are logged, never fatal."""
@@ -54,6 +54,19 @@ class Daemon:
                 log.info("poll: %s", report.as_dict())
         except Exception:  # noqa: BLE001 - the daemon keeps running; next poll retries
             log.exception("poll failed; will retry at the next interval")
+
+    def _guarded(self, job_id: str, func: Callable[[], object]) -> Callable[[], None]:
+        """A job that logs its errors instead of dying, and skips once stopping."""
+
+        def run() -> None:
+            if self.stop.is_set():
+                return
+            try:
+                func()
+            except Exception:  # noqa: BLE001 - the daemon keeps running
+                log.exception("job %s failed; will retry at its next run", job_id)
+
+        return run
 
     def heartbeat_job(self) -> None:
         """Renew the lease; losing it means another daemon took over: stop."""
@@ -100,9 +113,13 @@ class Daemon:
                 max_instances=1,
                 coalesce=True,
             )
-            for job_id, func, seconds in self.extra_jobs:
+            for job_id, func, trigger in self.extra_jobs:
                 self.scheduler.add_job(
-                    func, "interval", seconds=seconds, id=job_id, max_instances=1, coalesce=True
+                    self._guarded(job_id, func),
+                    id=job_id,
+                    max_instances=1,
+                    coalesce=True,
+                    **trigger,
                 )
             self.scheduler.start()
             if settings.inbox.kind == "imap" and settings.inbox.idle:
