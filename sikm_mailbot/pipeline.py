@@ -79,6 +79,11 @@ def attachment_problem(filename: str, code: str) -> Problem:
     return Problem(field=filename, code=code, message_id=msg_id, message_en=msg_en)
 
 
+def has_form_values(fields: dict[str, str]) -> bool:
+    """Whether typed values look like a form, not a signature ("Email: …") in any mail."""
+    return len([k for k, v in fields.items() if v and k != "email"]) >= 2
+
+
 def next_tracking_number(session: Session, prefix: str, year: int) -> str:
     """The next tracking number ``PREFIX-YYYY-NNNNNN`` (row-locked where the DB can)."""
     name = f"{prefix}-{year}"
@@ -228,7 +233,7 @@ class ReadingPipeline:
         if app is None:
             return None
         command = triage.command_of(
-            read.subject, read.body_new_text, bool(read.attachments), bool(read.fields)
+            read.subject, read.body_new_text, bool(read.attachments), has_form_values(read.fields)
         )
         if not self._is_applicant(app, read.from_addr):
             # Someone else writing about this application changes nothing.
@@ -257,7 +262,7 @@ class ReadingPipeline:
     ) -> Outcome | None:
         """FORMULIR (or an empty mail) gets the blank forms; STATUS the current state."""
         command = triage.command_of(
-            read.subject, read.body_new_text, bool(read.attachments), bool(read.fields)
+            read.subject, read.body_new_text, bool(read.attachments), has_form_values(read.fields)
         )
         if command == "forms":
             return self._forms_reply(session, entry, read)
@@ -278,7 +283,8 @@ class ReadingPipeline:
         # Our form or statement is a strong sign; any other file counts only in a mail
         # that is about the service (spam with a picture is not an application).
         ours = [a for a in read.attachments if a.kind in ("form", "statement")]
-        if not (read.fields or ours or (read.attachments and self._about_service(read))):
+        typed = has_form_values(read.fields)
+        if not (typed or ours or (read.attachments and self._about_service(read))):
             return None
         app_id = next_tracking_number(
             session, self.settings.office.tracking_prefix, self._now_jkt().year
