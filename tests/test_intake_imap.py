@@ -26,6 +26,7 @@ def configure(
         "[inbox]\nkind = 'imap'\n"
         f"host = '{host or box.host}'\nport = {port or box.port}\nsecurity = 'none'\n"
         f"username = '{box.user}'\npassword = '{box.password}'\ntimeout = 5\n{extra}"
+        "\n[logging]\nfile = 'var/sikm.log'\n"
     )
     return load_settings(cfg)
 
@@ -185,3 +186,45 @@ def test_idle_poll_of_processed_mailbox_fetches_no_bodies(
     sent = bytes(flaky_proxy.upstream).upper()
     assert b"BODY" not in sent and b"RFC822.SIZE" not in sent
     assert flaky_proxy.bytes_down < 2_000
+
+
+def test_daemon_wakes_on_idle_long_before_the_timed_poll(
+    tmp_path: Path, imap_inbox: Dovecot
+) -> None:
+    import signal
+    import time
+
+    settings = configure(tmp_path, imap_inbox, extra="idle = true\n[intake]\npoll_interval = 600\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sikm_mailbot.cli", "run"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and "daemon running" not in _log(tmp_path, proc):
+            time.sleep(0.2)
+        time.sleep(1.0)  # the first (immediate) poll has run; now only IDLE can wake it
+        imap_inbox.append(simple_mail(subject="wake up"))
+        start = time.monotonic()
+        while time.monotonic() - start < 15 and not rows(settings):
+            time.sleep(0.1)
+        woke_after = time.monotonic() - start
+        assert rows(settings), "new mail was not taken while the daemon idled"
+        assert woke_after < 5.0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0
+
+
+def _log(site: Path, proc: subprocess.Popen) -> str:
+    """What the daemon logged so far (stderr is read without blocking via the log file)."""
+    log = site / "var" / "sikm.log"
+    return log.read_text() if log.exists() else ""
