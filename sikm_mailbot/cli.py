@@ -424,5 +424,152 @@ def stats(
     Console().print(table)
 
 
+@app.command()
+def mail(
+    ctx: typer.Context,
+    outcome: Annotated[
+        str | None,
+        typer.Option("--outcome", help="Only this outcome (quarantined, ignored, flagged, ...)."),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Newest N messages.")] = 50,
+    export: Annotated[
+        int | None, typer.Option("--export", help="Write the raw mail of this ledger id.")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="File for --export.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Incoming mail as recorded: outcome and reason (quarantined mail is here)."""
+    from sqlmodel import select
+
+    from sikm_mailbot.models import LedgerEntry
+
+    st = state(ctx)
+    with _open_session(st) as session:
+        if export is not None:
+            row = session.get(LedgerEntry, export)
+            if row is None or not row.sha256:
+                fail(1, f"no stored mail with ledger id {export}")
+            data = st.app.files.get(row.sha256)
+            if out is None:
+                sys.stdout.buffer.write(data)
+            else:
+                out.write_bytes(data)
+                typer.echo(f"{out} ({len(data)} bytes)", err=True)
+            return
+        q = select(LedgerEntry).order_by(LedgerEntry.id.desc()).limit(limit)
+        if outcome:
+            q = q.where(LedgerEntry.outcome == outcome)
+        rows = session.exec(q).all()
+    docs = [
+        {
+            "ledger_id": r.id,
+            "received_at": str(r.received_at),
+            "from": r.from_addr,
+            "subject": r.subject,
+            "size": r.size,
+            "stage": r.stage,
+            "outcome": r.outcome,
+            "reason": r.reason,
+            "error": r.error,
+            "application_id": r.application_id,
+        }
+        for r in rows
+    ]
+    if as_json:
+        emit_json(docs)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(docs)} message(s), newest first")
+    for col in ("Id", "From", "Subject", "Outcome", "Reason / application"):
+        table.add_column(col)
+    for d in docs:
+        table.add_row(
+            str(d["ledger_id"]),
+            d["from"],
+            d["subject"][:50],
+            d["outcome"] or d["stage"],
+            d["application_id"] or d["reason"] or d["error"],
+        )
+    Console().print(table)
+
+
+@app.command()
+def outbox(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option("--status", help="queued, sent or failed.")] = None,
+    retry: Annotated[
+        str | None, typer.Option("--retry", help="Queue this failed Message-ID again.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Newest N mails.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Outgoing mail: what is queued, sent, or failed (with the server's words)."""
+    from sqlmodel import select
+
+    from sikm_mailbot.decisions import officer_name
+    from sikm_mailbot.models import OutboxMessage
+    from sikm_mailbot.outbox import retry_failed
+
+    st = state(ctx)
+    with _open_session(st) as session:
+        if retry:
+            msg = retry_failed(session, retry.strip(), now=st.app.now(), actor=officer_name())
+            if msg is None:
+                fail(1, f"no failed mail {retry}")
+            session.commit()
+            typer.echo(f"{retry} queued again")
+            return
+        q = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+        if status:
+            q = q.where(OutboxMessage.status == status)
+        rows = session.exec(q).all()
+    docs = [
+        {
+            "message_id": m.message_id,
+            "application_id": m.application_id,
+            "kind": m.kind,
+            "to": m.to_addr,
+            "status": m.status,
+            "attempts": m.attempts,
+            "last_error": m.last_error,
+            "created_at": str(m.created_at),
+            "sent_at": str(m.sent_at) if m.sent_at else None,
+        }
+        for m in rows
+    ]
+    if as_json:
+        emit_json(docs)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(docs)} mail(s), newest first")
+    for col in ("Application", "Kind", "To", "Status", "Tries", "Error"):
+        table.add_column(col)
+    for d in docs:
+        table.add_row(
+            d["application_id"] or "",
+            d["kind"],
+            d["to"],
+            d["status"],
+            str(d["attempts"]),
+            d["last_error"],
+        )
+    Console().print(table)
+
+
+@app.command()
+def forms(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the blank PDF forms.")] = Path("."),
+) -> None:
+    """Write the blank application form and statement letter (the ones mailed on request)."""
+    from sikm_mailbot.forms import write_forms
+
+    for path in write_forms(out):
+        typer.echo(str(path))
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()
