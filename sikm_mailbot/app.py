@@ -125,6 +125,7 @@ class App:
 
         from sikm_mailbot.lease import DbLease
         from sikm_mailbot.outbox import flush
+        from sikm_mailbot.sent_copy import sent_folder_appender
 
         lease = DbLease(self.engine, "outbox", ttl=900)
         lease.acquire()  # LeaseHeld: another process is sending right now
@@ -134,6 +135,7 @@ class App:
                 self.settings.outbox,
                 self.transport(),
                 now=self.now,
+                imap_sent=sent_folder_appender(self.settings),
             )
         finally:
             lease.release()

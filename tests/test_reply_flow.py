@@ -214,3 +214,27 @@ def test_realmail_corpus_every_message_gets_an_outcome(tmp_path: Path) -> None:
     )
     assert len(apps) == 0  # none of these is an SIKM application
     json.dumps([r.reason for r in rows])
+
+
+def test_copy_of_each_reply_in_the_imap_sent_folder(
+    tmp_path: Path, imap_inbox: Dovecot, smtp_server: Server
+) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f"[inbox]\nkind='imap'\nhost='{imap_inbox.host}'\nport={imap_inbox.port}\n"
+        f"security='none'\nusername='{imap_inbox.user}'\npassword='{imap_inbox.password}'\n"
+        f"[outbox]\nkind='smtp'\nhost='{smtp_server.host}'\nport={smtp_server.port}\n"
+        "security='none'\nsent_folder='Sent'\n"
+    )
+    settings = load_settings(cfg)
+    app = App(settings, now=fixed_clock(DAY))
+    imap_inbox.append(raw("app_missing_ktp"))
+    Intake(
+        app.engine, app.files, make_source(settings), source_key(settings), pipeline=app.pipeline()
+    ).poll()
+    assert app.send().sent == 1
+    (copy,) = imap_inbox.folder_messages("Sent")
+    sent = smtp_server.messages[0]
+    kept = email.message_from_bytes(copy, policy=email.policy.default)
+    assert kept["Message-ID"] == sent.message_id
+    assert "[SIKM-2020-000001]" in kept["Subject"]
