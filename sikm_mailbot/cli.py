@@ -7,16 +7,15 @@ one JSON document on stdout and nothing else there.
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 
-from sikm_mailbot.config import ConfigError, Settings, load_settings
+from sikm_mailbot.cli_permits import register as register_permit_commands
+from sikm_mailbot.cliutil import State, emit_json, fail, state
 
 app = typer.Typer(
     name="sikm",
@@ -25,50 +24,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-
-class State:
-    """Per-invocation state: the config path, loaded lazily."""
-
-    def __init__(self, config: Path | None) -> None:
-        self.config_path = config
-        self._app: Any = None
-
-    @property
-    def settings(self) -> Settings:
-        """Loaded settings (exit 2 on a configuration error)."""
-        return self.app.settings
-
-    @property
-    def app(self) -> Any:
-        """The wired application."""
-        if self._app is None:
-            from sikm_mailbot.app import App, setup_logging
-
-            try:
-                settings = load_settings(self.config_path)
-            except ConfigError as exc:
-                fail(2, f"configuration error: {exc}")
-            os.umask(0o077)  # every file and folder the bot makes is owner-only
-            setup_logging(settings)
-            self._app = App(settings)
-        return self._app
-
-
-def fail(code: int, reason: str) -> NoReturn:
-    """Print a one-line reason on stderr and exit with ``code``."""
-    typer.echo(f"sikm: {reason}", err=True)
-    raise typer.Exit(code)
-
-
-def emit_json(doc: Any) -> None:
-    """One JSON document on stdout."""
-    sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n")
-
-
-def state(ctx: typer.Context) -> State:
-    """The State object set by the main callback."""
-    return ctx.ensure_object(State)
 
 
 @app.callback()
@@ -262,7 +217,7 @@ def files(
     """Export an application's attachments to look at them."""
     from sqlmodel import select
 
-    from sikm_mailbot.models import Attachment
+    from sikm_mailbot.models import Attachment, Permit
 
     st = state(ctx)
     out.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -279,6 +234,14 @@ def files(
         target.write_bytes(st.app.files.get(a.sha256))
         written += 1
         typer.echo(str(target))
+    with _open_session(st) as session:
+        permits = session.exec(select(Permit).where(Permit.application_id == app_obj.id)).all()
+    for p in permits:
+        if st.app.files.exists(p.pdf_sha256):
+            target = out / f"{p.number}.pdf"
+            target.write_bytes(st.app.files.get(p.pdf_sha256))
+            written += 1
+            typer.echo(str(target))
     typer.echo(f"{written} file(s) written to {out}", err=True)
 
 
@@ -303,9 +266,9 @@ def _decide(ctx: typer.Context, action: str, app_id: str, **kwargs: Any) -> Any:
         except ValueError as exc:
             session.rollback()
             fail(2, str(exc))
-        except Exception as exc:  # noqa: BLE001 - e.g. the permit could not be made
+        except Exception as exc:  # noqa: BLE001 - e.g. PermitError: no keys, bad dates
             session.rollback()
-            fail(1, f"{action} failed: {exc}")
+            fail(1, f"{action} refused: {exc}")
     return result
 
 
@@ -570,6 +533,8 @@ def forms(
     for path in write_forms(out):
         typer.echo(str(path))
 
+
+register_permit_commands(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()
