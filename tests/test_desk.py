@@ -239,3 +239,32 @@ def test_list_filters(site: Site) -> None:
     assert b in [r["id"] for r in site.sikm("list", "--search", nik4, "--json")]
     assert all("*" in r["nik"] for r in rows)  # the list never shows a full NIK
     site.sikm("list", "--status", "bogus", expect=2)
+
+
+def test_every_category_from_mail_to_verified_permit(site: Site, tmp_path: Path) -> None:
+    import email
+    import email.policy
+
+    site.sikm("keys", "init")
+    for category, fixture in COMPLETE.items():
+        app_id = site.deliver_fixture(fixture)
+        doc = site.show(app_id)
+        if category == "nonresident_in":
+            assert doc["status"] == "awaiting_guarantor"
+            site.reply_as(doc["guarantor"]["penjamin_email"], app_id, "SETUJU")
+        assert site.show(app_id)["status"] == "under_review"
+        doc = site.sikm("approve", app_id, "--json")
+        assert doc["status"] == "issued" and doc["permit_number"] == f"{app_id}-P1"
+        (permit_mail,) = [m for m in mails(site, app_id) if m.kind == "permit"]
+        msg = email.message_from_bytes(permit_mail.raw, policy=email.policy.default)
+        (pdf,) = [p for p in msg.iter_attachments() if p.get_content_type() == "application/pdf"]
+        path = tmp_path / f"{category}.pdf"
+        path.write_bytes(pdf.get_content())
+        # at the checkpoint, on the first day of validity
+        issued_day, site.now = site.now, f"{doc['applicant']['tanggal_berangkat']}T12:00:00+07:00"
+        verdict = site.sikm("verify", str(path), "--json")
+        site.now = issued_day
+        assert verdict["valid"] is True
+        assert verdict["permit_number"] == doc["permit_number"]
+        site.sikm("approve", app_id, expect=1)  # decided once, never twice
+    assert site.sikm("stats", "--json")["issued"] == len(COMPLETE)
