@@ -157,8 +157,10 @@ class Settings(_Section):
     desk: DeskSettings = DeskSettings()
     logging: LoggingSettings = LoggingSettings()
 
-    # Filled by load_settings(): where relative paths are anchored.
+    # Filled by load_settings(): where relative paths are anchored, and the file
+    # the settings came from (None = the built-in default).
     base_dir: Path = Field(default=Path("."), exclude=True)
+    config_file: Path | None = Field(default=None, exclude=True)
 
     def path(self, p: Path) -> Path:
         """An absolute path for a configured path (relative ones hang off base_dir)."""
@@ -221,6 +223,7 @@ def load_settings(path: Path | None = None) -> Settings:
         where = f"{path}: " if path else ""
         raise ConfigError(where + _format_error(exc)) from exc
     settings.base_dir = base
+    settings.config_file = path.resolve() if path is not None else None
     for name, section, env in (
         ("inbox", settings.inbox, "SIKM_IMAP_PASSWORD"),
         ("outbox", settings.outbox, "SIKM_SMTP_PASSWORD"),

@@ -194,7 +194,14 @@ class PermitIssuer:
         password = self._pdf_password(app)
         store = open_key_store(self.settings)
         if not store.is_initialised():
-            raise PermitError(f"no signing key in {store.directory}: run `sikm keys init` first")
+            if self.settings.config_file is not None:
+                raise PermitError(
+                    f"no signing key in {store.directory}: run `sikm keys init` first"
+                )
+            # Built-in default (no config file: a trial desk): make the keys on first
+            # use. With a config file, keys are never made behind the operator's back.
+            store.init(self.settings.permits.issuer, now)
+            log.warning("made new office keys in %s (built-in default)", store.directory)
         encrypt = self.settings.permits.encrypt_qr
         try:
             issuer = store.issuer()
