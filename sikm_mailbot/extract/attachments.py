@@ -31,7 +31,8 @@ def sniff_type(data: bytes) -> str:
     """The file type by its magic bytes (the declared Content-Type is not trusted).
 
     Returns one of "pdf", "jpeg", "png", "webp", "gif", "tiff", "bmp", "heic",
-    "zip", "rar", "7z", "docx", "text", "unknown".
+    "zip", "rar", "7z", "docx" (any Office Open XML or OpenDocument file),
+    "doc" (an old binary Office file), "tnef" (Outlook's winmail.dat), "text", "unknown".
     """
     head = data[:64]
     if b"%PDF-" in data[:1024]:  # readers accept a little junk before the header
@@ -60,6 +61,10 @@ def sniff_type(data: bytes) -> str:
         return "rar"
     if head.startswith(b"7z\xbc\xaf\x27\x1c"):
         return "7z"
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):  # OLE2: .doc/.xls/.ppt
+        return "doc"
+    if head.startswith(b"\x78\x9f\x3e\x22"):  # TNEF signature 0x223E9F78
+        return "tnef"
     if _looks_text(data[:8192]):
         return "text"
     return "unknown"
@@ -150,12 +155,22 @@ _TRIP_KEYS = frozenset(
 
 
 def kind_from_text(text: str) -> DocKind | None:
-    """The kind named by a document's text cues (case and spacing ignored), or None."""
+    """The kind named by a document's text cues (case and spacing ignored), or None.
+
+    The cue that appears first in the text wins (ties: the order of _TEXT_CUES):
+    a letter's title comes before its body, and real letters name other
+    documents in their body — a death certificate "berdasarkan surat pengantar
+    RT", a guarantee letter that encloses "surat pernyataan", a statement about
+    the data in the "Formulir Permohonan SIKM".
+    """
     flat = " ".join(text.upper().split())
-    for kind, cues in _TEXT_CUES:
-        if any(cue in flat for cue in cues):
-            return kind
-    return None
+    best: tuple[int, int, DocKind] | None = None
+    for rank, (kind, cues) in enumerate(_TEXT_CUES):
+        for cue in cues:
+            at = flat.find(cue)
+            if at >= 0 and (best is None or (at, rank) < best[:2]):
+                best = (at, rank, kind)
+    return best[2] if best is not None else None
 
 
 def is_our_acroform(keys: Iterable[str]) -> bool:
@@ -280,9 +295,13 @@ def _fill(att: ReadAttachment, limits: Limits, sandbox: Sandbox, charset: str | 
         att.problem = "archive_not_accepted"
         att.reason = f"{dtype} archive (archives are not opened)"
         return
-    if dtype in UNSUPPORTED_IMAGES or dtype == "docx":
+    if dtype in UNSUPPORTED_IMAGES:
         att.problem = "unsupported_format"
-        att.reason = f"{dtype} file is not accepted (send PDF, JPEG or PNG)"
+        att.reason = f"{dtype.upper()} image is not accepted (send PDF, JPEG or PNG)"
+        return
+    if dtype in ("docx", "doc", "tnef"):
+        att.problem = "unsupported_format"
+        att.reason = _office_reason(dtype, att.data)
         return
     if dtype == "pdf":
         _read_pdf(att, limits, sandbox)
@@ -298,6 +317,30 @@ def _fill(att: ReadAttachment, limits: Limits, sandbox: Sandbox, charset: str | 
         att.reason = "file type not recognised"
 
 
+def _office_reason(dtype: str, data: bytes) -> str:
+    """Why an office file is refused, naming what it is and what to send instead.
+
+    Word/OpenDocument files are not read on purpose: the desk works from what
+    the citizen signed and sees, and a PDF export fixes that; the file's own
+    layout may differ between programs.
+    """
+    if dtype == "tnef":
+        return (
+            "Outlook winmail.dat (TNEF): the attachments inside cannot be opened; send again "
+            "in HTML or plain-text format so the files arrive as ordinary attachments"
+        )
+    window = data[:4096] + data[-65536:]
+    if b"vnd.oasis.opendocument" in window:
+        what = "OpenDocument file (.odt/.ods)"
+    elif b"xl/" in window and b"word/" not in window:
+        what = "Excel workbook (.xlsx)"
+    elif dtype == "doc":
+        what = "old Word/Excel file (.doc/.xls)"
+    else:
+        what = "Word document (.docx)"
+    return f"{what} is not accepted: save it as PDF and send the PDF (or a JPEG/PNG photo)"
+
+
 def _read_pdf(att: ReadAttachment, limits: Limits, sandbox: Sandbox) -> None:
     res = sandbox.run("pdf", att.data, max_pages=limits.max_pdf_pages)
     if not res.get("ok"):
@@ -310,6 +353,8 @@ def _read_pdf(att: ReadAttachment, limits: Limits, sandbox: Sandbox) -> None:
         return
     att.pages = res.get("pages")
     text = str(res.get("text") or "")
+    # Reading order (positions) when the child could rebuild it; stream order otherwise.
+    layout = str(res.get("layout") or "") or text
     att.text_excerpt = _excerpt(text)
     notes: list[str] = [str(n) for n in res.get("notes") or []]
     acro: dict[str, str] = {}
@@ -322,19 +367,30 @@ def _read_pdf(att: ReadAttachment, limits: Limits, sandbox: Sandbox) -> None:
         att.problem = "form_xfa"
         att.reason = "XFA form (cannot be read; send the PDF form we provide)"
         return
-    kind, why = classify("pdf", att.filename, text=text, acroform_keys=acro)
+    kind, why = classify("pdf", att.filename, text=layout, acroform_keys=acro)
     att.kind = kind
     if kind == DocKind.form.value:
         if is_our_acroform(acro):
             att.fields = {k: v.strip() for k, v in acro.items() if v.strip()}
             att.field_source = "acroform"
         else:
-            att.fields = parse_fields(text)
+            att.fields = _page_fields(layout, text)
             att.field_source = "page_text" if att.fields else ""
     if not att.pages and not text.strip() and kind == DocKind.unknown.value:
         att.problem = "attachment_unreadable"
         notes.insert(0, "PDF has no readable pages")
+    if "no text layer" in why:  # said once is enough
+        notes = [n for n in notes if not n.startswith("no text layer")]
     att.reason = "; ".join([why, *notes])
+
+
+def _page_fields(layout: str, text: str) -> dict[str, str]:
+    """Fields of a printed form: the layout text first, the stream-order text fills gaps."""
+    fields = parse_fields(layout)
+    if layout is not text:
+        for key, value in parse_fields(text).items():
+            fields.setdefault(key, value)
+    return fields
 
 
 def _read_image(att: ReadAttachment, limits: Limits, sandbox: Sandbox) -> None:

@@ -138,6 +138,41 @@ def html_to_text(html: str) -> str:
     return "\n".join(parser.lines).strip()
 
 
+# ---------------------------------------------------------------- format=flowed
+
+
+def unflow(text: str, delsp: bool = False) -> str:
+    """Undo RFC 3676 format=flowed (Thunderbird, Apple Mail): rejoin soft-broken lines.
+
+    A line ending in a space continues on the next line (with `delsp=yes` that
+    space is dropped); "-- " (the signature mark) never flows; space-stuffing
+    is removed; quote depth (`>` prefix) must match to join. Never raises.
+    """
+    out: list[str] = []
+    pending: str | None = None
+    pending_depth = -1
+    for raw in text.split("\n"):
+        raw = raw.rstrip("\r")
+        depth = len(raw) - len(raw.lstrip(">"))
+        line = raw[depth:]
+        if line.startswith(" "):  # space-stuffed (or the space after ">")
+            line = line[1:]
+        if pending is not None and depth != pending_depth:
+            out.append(pending)
+            pending = None
+        if pending is not None:
+            line = pending + line
+            pending = None
+        soft = line.endswith(" ") and line.rstrip(" ") != "--" and line != "-- "
+        if soft:
+            pending, pending_depth = (line[:-1] if delsp else line), depth
+            continue
+        out.append((">" * depth + " " if depth else "") + line)
+    if pending is not None:
+        out.append((">" * pending_depth + " " if pending_depth else "") + pending)
+    return "\n".join(out)
+
+
 # ---------------------------------------------------------------- fields
 
 _SEP_WORDS = r"[\s_]+"
@@ -202,6 +237,65 @@ def _clean_value(value: str) -> str:
     return re.sub(r"\s+", " ", value)
 
 
+# No-break and other Unicode spaces (Outlook/Word put U+00A0 before a colon) read as a space.
+_ODD_SPACES = re.compile("[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
+# A next-line value is refused when it looks like a heading or an introduction:
+# "3) Lampiran", "a) …", "• …", a line ending in ":"; "B. Perjalanan / Trip" too, except
+# under a name label ("M. Yusuf" is a name).
+_HEADING_RE = re.compile(r"^(?:\(?\d{1,2}[.)]\s|\(?[A-Za-z]\)\s|[-*•·▪►]\s)|:\s*$")
+_LETTER_HEADING_RE = re.compile(r"^[A-Za-z]\.\s")
+_NAME_KEYS = frozenset({"nama", "penjamin_nama"})
+MAX_NEXT_LINE_VALUE = 200
+MIN_NEXT_LINE_PAIRS = 2
+
+
+def _line_hit(line: str) -> tuple[str, str, bool] | None:
+    """_match_line, also after a leading bullet or number."""
+    hit = _match_line(line)
+    if hit is None:
+        stripped = _BULLET_RE.sub("", line, count=1)
+        if stripped != line:
+            hit = _match_line(stripped)
+    return hit
+
+
+def _prepared_lines(text: str) -> list[str]:
+    out = []
+    for raw_line in text.splitlines():
+        line = _ODD_SPACES.sub(" ", raw_line).strip().lstrip("\ufeff\u200b").strip()
+        out.append("" if len(line) > 2000 else line)
+    return out
+
+
+def _next_line_value(lines: list[str], hits: list, i: int) -> int | None:
+    """Index of the line holding the value of the lone label at i, or None.
+
+    The value is the next non-blank line (one blank line may sit between) when it
+    is not itself a label line with a separator, not a lone label, not quoted,
+    not a heading/introduction, and not too long.
+    """
+    j = i + 1
+    if j < len(lines) and not lines[j]:
+        j += 1
+    if j >= len(lines) or not lines[j]:
+        return None
+    cand, hit = lines[j], hits[j]
+    if hit is not None:
+        _key, value, explicit = hit
+        if explicit or not _clean_value(value):
+            return None
+    if (
+        cand.startswith(">")
+        or len(cand) > MAX_NEXT_LINE_VALUE
+        or _HEADING_RE.search(cand)
+        or (_LETTER_HEADING_RE.match(cand) and hits[i][0] not in _NAME_KEYS)
+        or _LOOKS_LABELLED.match(cand)
+        or not _clean_value(cand)
+    ):
+        return None
+    return j
+
+
 def parse_fields(text: str) -> dict[str, str]:
     """Read `Label: value` lines into {form key: raw value}.
 
@@ -210,22 +304,35 @@ def parse_fields(text: str) -> dict[str, str]:
     numbering before a label are ignored; a value ends at the end of its line.
     The longest label wins ("NIK Penjamin" is not "NIK"). Per key the first
     non-empty value wins. Never raises.
+
+    Label-above-value layouts (a label alone on its line, the value on the
+    next: bold labels in Writer, table cells split by the PDF or HTML
+    renderer) are read only when the text as a whole is laid out that way —
+    at least two such pairs, and most lone labels followed by a value — so a
+    blank form's "Pekerjaan" is never paired with the heading under it. A value
+    on the label's own line wins over a next-line value.
     """
     found: dict[str, str] = {}
     try:
-        for raw_line in text.splitlines():
-            line = raw_line.strip().lstrip("\ufeff\u200b")
-            if not line or len(line) > 2000:
-                continue
-            hit = _match_line(line)
-            if hit is None:
-                stripped = _BULLET_RE.sub("", line, count=1)
-                if stripped != line:
-                    hit = _match_line(stripped)
-            if hit is None:
+        lines = _prepared_lines(text)
+        hits = [_line_hit(line) if line else None for line in lines]
+        lone = [i for i, h in enumerate(hits) if h is not None and not _clean_value(h[1])]
+        pairs = {i: j for i in lone if (j := _next_line_value(lines, hits, i)) is not None}
+        use_next = len(pairs) >= MIN_NEXT_LINE_PAIRS and 2 * len(pairs) >= len(lone)
+        below: dict[str, str] = {}
+        consumed: set[int] = set()
+        for i, hit in enumerate(hits):
+            if hit is None or i in consumed:
                 continue
             key, value, _explicit = hit
             value = _clean_value(value)
+            if not value and use_next and i in pairs:
+                consumed.add(pairs[i])
+                below.setdefault(key, _clean_value(lines[pairs[i]]))
+                continue
+            if value and not found.get(key):
+                found[key] = value
+        for key, value in below.items():
             if value and not found.get(key):
                 found[key] = value
     except Exception:  # noqa: BLE001 - parsing must never break intake

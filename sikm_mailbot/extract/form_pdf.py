@@ -19,7 +19,10 @@ MAX_VALUE_CHARS = 2000
 
 
 def read_pdf(data: bytes, max_pages: int) -> dict[str, Any]:
-    """A JSON-ready reading of a PDF: ok, encrypted, pages, text, acroform, xfa, notes.
+    """A JSON-ready reading of a PDF: ok, encrypted, pages, text, layout, acroform, xfa, notes.
+
+    `text` is pdfium's text in content-stream order; `layout` the same text
+    rebuilt line by line from the positions of its runs (see _layout_text).
 
     Only ever call this in the sandbox child: pdfminer inflates streams without
     limits, and a crafted file can use all memory or loop for long.
@@ -29,6 +32,7 @@ def read_pdf(data: bytes, max_pages: int) -> dict[str, Any]:
         "encrypted": False,
         "pages": None,
         "text": "",
+        "layout": "",
         "acroform": {},
         "xfa": False,
         "notes": [],
@@ -65,6 +69,7 @@ def _read_text(data: bytes, max_pages: int, out: dict[str, Any]) -> str:
         if count > max_pages:
             out["notes"].append(f"only the first {max_pages} of {count} pages were read")
         chunks: list[str] = []
+        layouts: list[str] = []
         size = 0
         for index in range(min(count, max_pages)):
             page = doc[index]
@@ -72,6 +77,7 @@ def _read_text(data: bytes, max_pages: int, out: dict[str, Any]) -> str:
                 textpage = page.get_textpage()
                 try:
                     chunk = textpage.get_text_bounded()
+                    layouts.append(_layout_text(textpage))
                 finally:
                     textpage.close()
             finally:
@@ -81,11 +87,58 @@ def _read_text(data: bytes, max_pages: int, out: dict[str, Any]) -> str:
             if size > MAX_TEXT_CHARS:
                 break
         out["text"] = "\n".join(chunks)[:MAX_TEXT_CHARS]
+        out["layout"] = "\n".join(layouts)[:MAX_TEXT_CHARS]
         if not out["text"].strip() and count:
             out["notes"].append("no text layer (scanned?)")
         return ""
     finally:
         doc.close()
+
+
+MAX_RECTS = 20_000
+
+
+def _layout_text(textpage: Any) -> str:
+    """Page text in reading order: text runs grouped into lines by position, left to right.
+
+    pdfium's plain text follows the content stream, and a flattened form (pdftk
+    `flatten`, Acrobat "Print to PDF") draws every value after all the labels, so
+    "Nama Lengkap" and "Budi" end up far apart. Runs whose vertical extents
+    overlap by half are one line; a wide gap between runs becomes a tab. Never raises.
+    """
+    try:
+        runs = []
+        for i in range(min(textpage.count_rects(), MAX_RECTS)):
+            left, bottom, right, top = textpage.get_rect(i)
+            text = textpage.get_text_bounded(left, bottom, right, top)
+            text = " ".join(text.replace("\r", " ").replace("\n", " ").split())
+            if text:
+                runs.append((left, bottom, right, top, text))
+    except Exception:  # noqa: BLE001 - the stream-order text is still there
+        return ""
+    runs.sort(key=lambda r: -(r[1] + r[3]))
+    lines: list[list[tuple[float, float, float, float, str]]] = []
+    band = (0.0, 0.0)
+    for run in runs:
+        height = max(run[3] - run[1], 0.1)
+        if lines:
+            overlap = min(band[1], run[3]) - max(band[0], run[1])
+            if overlap >= 0.5 * min(height, max(band[1] - band[0], 0.1)):
+                lines[-1].append(run)
+                band = (min(band[0], run[1]), max(band[1], run[3]))
+                continue
+        lines.append([run])
+        band = (run[1], run[3])
+    out = []
+    for line in lines:
+        line.sort(key=lambda r: r[0])
+        parts = [line[0][4]]
+        for prev, cur in zip(line, line[1:], strict=False):
+            gap = cur[0] - prev[2]
+            parts.append("\t" if gap > (cur[3] - cur[1]) else " ")
+            parts.append(cur[4])
+        out.append("".join(parts))
+    return "\n".join(out)
 
 
 def _read_acroform(data: bytes, out: dict[str, Any]) -> str:

@@ -20,6 +20,8 @@ from email.message import Message
 
 from mailparser.utils import get_addresses
 
+from .body import unflow
+
 MAX_DEPTH = 10
 MAX_PARTS = 500
 MAX_FILENAME = 120
@@ -257,6 +259,9 @@ def _walk(
         disposition = ""
     if ctype in ("text/plain", "text/html") and not filename and disposition != "attachment":
         text = _text_payload(part)
+        if ctype == "text/plain" and str(part.get_param("format") or "").lower() == "flowed":
+            delsp = str(part.get_param("delsp") or "").lower() == "yes"
+            text = unflow(text, delsp)  # Thunderbird/Apple Mail soft line breaks
         plain, html = (sink.plain, sink.html) if sink is not None else (out.plain, out.html)
         (plain if ctype == "text/plain" else html).append(text)
         return
@@ -387,6 +392,8 @@ _EXT_BY_TYPE = {
     "rar": "rar",
     "7z": "7z",
     "docx": "docx",
+    "doc": "doc",
+    "tnef": "dat",
     "text": "txt",
 }
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from .attachments import read_attachment, sniff_type
 from .body import html_to_text, parse_fields, split_body
 from .mime import (
@@ -18,17 +21,43 @@ from .model import TRIAGE_HEADERS, Limits, ReadAttachment, ReadMessage
 from .sandbox import Sandbox, shared_sandbox
 
 
+class _MessageBudget:
+    """The sandbox seen through one message's time budget.
+
+    Every job gets at most the time left of ``limits.child_timeout`` for the whole
+    message, so a mail with twenty slow PDFs takes one parse timeout, not twenty.
+    Files not reached in time get an error reply (an unreadable-attachment reason).
+    """
+
+    def __init__(self, sandbox: Sandbox, seconds: float) -> None:
+        self.sandbox = sandbox
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+
+    def run(self, op: str, data: bytes, **options: Any) -> dict[str, Any]:
+        left = self.deadline - time.monotonic()
+        if left <= 0.05:
+            return {
+                "ok": False,
+                "error": f"not read: the {self.seconds:g} s for reading this "
+                "message's files ran out",
+            }
+        return self.sandbox.run(op, data, timeout=left, **options)
+
+
 def read_message(
     raw: bytes, limits: Limits = Limits(), *, sandbox: Sandbox | None = None
 ) -> ReadMessage:
     """Read one raw email into a structured, classified ReadMessage.
 
     PDFs and images are parsed in `sandbox` (default: a process-wide worker for
-    these limits, kept between messages). Never raises: anything that goes
-    wrong becomes a defect name or an attachment problem.
+    these limits, kept between messages), all of them together within
+    ``limits.child_timeout`` seconds. Never raises: anything that goes wrong
+    becomes a defect name or an attachment problem.
     """
     try:
-        return _read(raw, limits, sandbox or shared_sandbox(limits))
+        budget = _MessageBudget(sandbox or shared_sandbox(limits), limits.child_timeout)
+        return _read(raw, limits, budget)  # type: ignore[arg-type] - a Sandbox look-alike
     except Exception as exc:  # noqa: BLE001 - the last line of defence for intake
         return ReadMessage(defects=[f"ExtractionFailed:{type(exc).__name__}"])
 

@@ -126,8 +126,13 @@ class Sandbox:
 
     # -- jobs
 
-    def run(self, op: str, data: bytes, **options: Any) -> dict[str, Any]:
-        """Run job `op` ("pdf", "image", "ping", …) on `data` in the worker."""
+    def run(
+        self, op: str, data: bytes, *, timeout: float | None = None, **options: Any
+    ) -> dict[str, Any]:
+        """Run job `op` ("pdf", "image", "ping", …) on `data` in the worker.
+
+        `timeout` shortens the wall-clock limit for this job (never lengthens it).
+        """
         with self._lock:
             proc = self._proc
             if proc is None or proc.poll() is not None or self._jobs >= RECYCLE_AFTER_JOBS:
@@ -136,7 +141,8 @@ class Sandbox:
                     proc = self._start()
                 except OSError as exc:
                     return {"ok": False, "error": f"sandbox could not start ({exc.strerror})"}
-            timeout = self.limits.child_timeout
+            limit = self.limits.child_timeout
+            timeout = limit if timeout is None else max(0.0, min(limit, timeout))
             deadline = time.monotonic() + timeout
             header = json.dumps({"op": op, **options}).encode()
             try:
