@@ -7,6 +7,7 @@ one JSON document on stdout and nothing else there.
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 from pathlib import Path
@@ -83,6 +84,9 @@ def poll(
         ).poll()
     except SourceError as exc:
         fail(1, f"inbox unavailable: {exc}")
+    except Exception as exc:  # noqa: BLE001 - one line for the operator; details in the log
+        logging.getLogger("sikm_mailbot").exception("poll failed")
+        fail(1, f"poll failed: {type(exc).__name__}: {exc}")
     finally:
         source.close()
         lease.release()
@@ -104,8 +108,13 @@ def send(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
     """Deliver the queued replies once (SMTP or .eml files), retrying what is due."""
-    report = state(ctx).app.send()
-    doc = report.as_dict() if hasattr(report, "as_dict") else dict(vars(report))
+    from sikm_mailbot.lease import LeaseHeld
+
+    try:
+        report = state(ctx).app.send()
+    except LeaseHeld as exc:
+        fail(1, f"not sending now: {exc}")
+    doc = report.as_dict()
     if as_json:
         emit_json(doc)
     else:
@@ -141,14 +150,15 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The queue, oldest first, with the age in working hours."""
-    from sikm_mailbot.domain import Status
-    from sikm_mailbot.models import utcnow
+    from sikm_mailbot.domain import Category, Status
     from sikm_mailbot.views import query_applications, summary
 
     if status and status not in Status.__members__:
         fail(2, f"unknown status {status!r}; one of: {', '.join(Status.__members__)}")
+    if category and category not in Category.__members__:
+        fail(2, f"unknown category {category!r}; one of: {', '.join(Category.__members__)}")
     st = state(ctx)
-    now = utcnow()
+    now = st.app.now()
     with _open_session(st) as session:
         rows = [
             summary(a, now)
@@ -199,7 +209,7 @@ def show(
 
     st = state(ctx)
     with _open_session(st) as session:
-        doc = application_doc(session, _load_application(session, app_id))
+        doc = application_doc(session, _load_application(session, app_id), st.app.now())
     if as_json:
         emit_json(doc)
         return
@@ -277,7 +287,7 @@ def _show_status(ctx: typer.Context, app_id: str, as_json: bool, message: str) -
 
     st = state(ctx)
     with _open_session(st) as session:
-        doc = application_doc(session, _load_application(session, app_id))
+        doc = application_doc(session, _load_application(session, app_id), st.app.now())
     if as_json:
         emit_json(doc)
     else:

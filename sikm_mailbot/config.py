@@ -134,7 +134,7 @@ class DeskSettings(_Section):
 
     guarantor_timeout_hours: PositiveFloat = 72.0
     guarantor_reminder_hours: PositiveFloat = 48.0
-    overdue_report_time: Annotated[str, Field(pattern=r"^\d{2}:\d{2}$")] = "07:00"  # WIB
+    overdue_report_time: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "07:00"
 
 
 class LoggingSettings(_Section):
@@ -214,6 +214,8 @@ def load_settings(path: Path | None = None) -> Settings:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
             raise ConfigError(f"config file not found: {path}") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
         base = path.resolve().parent

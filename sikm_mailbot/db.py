@@ -2,7 +2,9 @@
 
 SQLite by default (WAL, foreign keys, a busy timeout so the daemon and an officer's
 command can share the file); any SQLAlchemy URL works, and nothing here or in the
-models is SQLite-only. The schema is owned by Alembic and upgraded at start.
+models is SQLite-only. The schema is owned by Alembic and upgraded at start; the
+check is one SELECT of ``alembic_version`` against :data:`HEAD_REVISION`, and Alembic
+itself (~0.3 s of imports and script loading) runs only when the store is behind.
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+#: The newest migration in ``migrations/versions``. Bump it with every new migration;
+#: tests/test_db_startup.py checks that it equals Alembic's head.
+HEAD_REVISION = "0003"
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API connection
@@ -52,14 +56,33 @@ def make_engine(url: str) -> Engine:
     """An engine for ``url`` with the per-backend settings the bot relies on."""
     if url.startswith("sqlite"):
         _prepare_sqlite_file(url)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # hide_parameters: an error message must never carry a row's NIK into a log.
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=True,
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+
+
+def current_revisions(engine: Engine) -> list[str]:
+    """The revisions recorded in ``alembic_version`` ([] for a new or unversioned store)."""
+    try:
+        with engine.connect() as conn:
+            return [row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))]
+    except DBAPIError:  # no such table yet
+        return []
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration (idempotent)."""
+    """Bring the schema to the newest migration (idempotent; cheap when already there)."""
+    if current_revisions(engine) == [HEAD_REVISION]:
+        return
+    from alembic import command
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.begin() as conn:

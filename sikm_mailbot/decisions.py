@@ -89,6 +89,11 @@ def officer_name(explicit: str | None = None) -> str:
         return BOT
 
 
+def officer_note_problem(note: str) -> dict[str, str]:
+    """The officer's request note, shown to the applicant as a problem to fix."""
+    return {"field": "", "code": "officer_note", "message_id": note, "message_en": note}
+
+
 def needs_guarantor(app: Application) -> bool:
     """Whether this category's review includes the guarantor check by email."""
     return app.category == "nonresident_in"
@@ -198,6 +203,9 @@ class Desk:
     ) -> None:
         """Queue a mail about ``app`` (to the applicant unless ``to``), threaded on their mail."""
         refs = [app.first_message_id] if app.first_message_id else []
+        if app.guarantor_requested_at is not None:
+            hours = self.settings.desk.guarantor_timeout_hours
+            extra.setdefault("deadline", app.guarantor_requested_at + timedelta(hours=hours))
         queue_reply(
             session,
             kind=kind,
@@ -419,27 +427,22 @@ class Desk:
                 + ", ".join(k for k in DocKind.__members__ if k != "unknown")
             )
         app = load(session, app_id)
-        wanted = sorted(set(app.missing) | set(missing))
-        problems = list(app.problems)
-        if note.strip():
-            problems.append(
-                {
-                    "field": "",
-                    "code": "officer_note",
-                    "message_id": note.strip(),
-                    "message_en": note.strip(),
-                }
-            )
+        note = note.strip()
+        requested = sorted(set(app.requested_docs) | set(missing))
+        problems = [p for p in app.problems if p.get("code") != "officer_note"]
+        if note:
+            problems.append(officer_note_problem(note))
         transition(
             session,
             app,
             Status.incomplete,
             actor=officer,
             now=now,
-            detail=f"documents requested: {', '.join(missing)}"
-            + (f" — {note.strip()}" if note.strip() else ""),
-            missing=wanted,
+            detail=f"documents requested: {', '.join(missing)}" + (f" — {note}" if note else ""),
+            missing=sorted(set(app.missing) | set(missing)),
             problems=problems,
+            requested_docs=requested,
+            officer_note=note or app.officer_note,
             completed_at=None,
             due_at=None,
         )

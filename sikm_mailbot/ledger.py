@@ -44,7 +44,9 @@ class HeaderSummary:
 def summarize_headers(raw: bytes) -> HeaderSummary:
     """Message-ID, sender address and subject, never raising on broken mail."""
     try:
-        head = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
+        head = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(
+            _header_block(raw)
+        )
         mid_raw = str(head.get("Message-ID", "") or "")
         match = _MSGID_RE.search(mid_raw)
         message_id = f"<{match.group(1)}>" if match else mid_raw.strip()[:900]
@@ -54,6 +56,16 @@ def summarize_headers(raw: bytes) -> HeaderSummary:
     except Exception:  # noqa: BLE001 - any header mess must still be recorded
         return HeaderSummary("", "", "")
     return HeaderSummary(message_id, from_addr, subject)
+
+
+def _header_block(raw: bytes) -> bytes:
+    """The bytes up to the blank line that ends the header (all of ``raw`` if none).
+
+    The header parser would otherwise decode the whole message (attachments and
+    all) just to stop at the blank line: ~5 ms for a 250 KB application mail.
+    """
+    ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
+    return raw[: min(ends) + 2] if ends else raw
 
 
 def _decode_subject(value: object) -> str:
@@ -86,17 +98,6 @@ class Recorded:
     is_new: bool  # False: seen before (duplicate delivery, crash replay, UIDVALIDITY reset)
 
 
-def _find(session: Session, source: str, folder: str, ref: MessageRef) -> LedgerEntry | None:
-    return session.exec(
-        select(LedgerEntry).where(
-            LedgerEntry.source == source,
-            LedgerEntry.folder == folder,
-            LedgerEntry.uidvalidity == ref.uidvalidity,
-            LedgerEntry.uid == ref.uid,
-        )
-    ).first()
-
-
 def record(
     session: Session,
     files: FileStore,
@@ -116,9 +117,9 @@ def record(
     sha = files.put(raw)
     summary = summarize_headers(raw)
     key = dedupe_key(raw, summary)
+    # Only the content decides "seen before": a Maildir file name can be reused for
+    # another mail, and a re-fetched copy has the same key anyway.
     existing = session.exec(select(LedgerEntry).where(LedgerEntry.dedupe_key == key)).first()
-    if existing is None:
-        existing = _find(session, source, folder, ref)
     if existing is not None:
         # The watermark moves only once this copy has left the inbox
         # (advance_watermark after finish), so a crash in between re-lists it.

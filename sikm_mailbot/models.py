@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -27,6 +27,12 @@ class LedgerEntry(SQLModel, table=True):
     """
 
     __tablename__ = "ledger"
+    __table_args__ = (
+        # Migration 0002: the per-message "recorded already?" lookup and the
+        # per-poll "not yet moved out" query.
+        Index("ix_ledger_location", "source", "folder", "uidvalidity", "uid"),
+        Index("ix_ledger_unmoved", "moved", "source", "folder", "uidvalidity"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     source: str = Field(max_length=16)  # "imap" | "maildir"
@@ -86,6 +92,10 @@ class Application(SQLModel, table=True):
     """An SIKM application: what was read, what is missing, where it stands."""
 
     __tablename__ = "application"
+    __table_args__ = (
+        # Migration 0002: `sikm list --status S`, oldest first.
+        Index("ix_application_status_created", "status", "created_at"),
+    )
 
     id: str = Field(primary_key=True, max_length=32)  # tracking number SIKM-YYYY-NNNNNN
     status: str = Field(max_length=32, index=True)
@@ -105,6 +115,12 @@ class Application(SQLModel, table=True):
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
     flags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Documents an officer asked for (request-docs) and not yet received, with the
+    # officer's note: they stay "missing" whatever the automatic assessment says.
+    requested_docs: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    officer_note: str = Field(default="", sa_column_kwargs={"server_default": ""})
     first_message_id: str = Field(default="", max_length=998)  # the citizen's Message-ID
     created_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime = Field(default_factory=utcnow)

@@ -56,7 +56,11 @@ log = logging.getLogger(__name__)
 
 MAX_REFERENCES = 10  # RFC 5322 lets us trim; keep the first id and the newest ones
 MAX_RETRY_DELAY = timedelta(hours=6)
-UNCAPPED_KINDS = frozenset({"permit", "rejection", "cancelled"})
+# Decisions and the guarantor check are never held back: they cannot loop (they answer
+# no incoming mail), and a company guarantor may vouch for many applicants in an hour.
+UNCAPPED_KINDS = frozenset(
+    {"permit", "rejection", "cancelled", "guarantor_request", "guarantor_reminder"}
+)
 _MSGID = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
 _WIRE = policy.SMTP.clone(max_line_length=78)
 
@@ -323,7 +327,15 @@ class FileTransport:
             raise TemporaryDeliveryError(f"cannot write to {self.path}: {exc}") from exc
 
     def close(self) -> None:
-        """Nothing to release."""
+        """Remove temp files a killed writer left behind; never raises.
+
+        A SIGKILL between ``mkstemp`` and ``os.replace`` leaves a ``.tmp-*.eml``
+        holding a citizen's reply. Only one process sends at a time (the outbox
+        lease), so at the end of a flush every temp file is stale.
+        """
+        with contextlib.suppress(OSError):
+            for stale in self.path.glob(".tmp-*.eml"):
+                stale.unlink(missing_ok=True)
 
 
 def _reply_text(code: int, msg: bytes | str) -> str:

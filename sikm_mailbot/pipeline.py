@@ -21,8 +21,9 @@ from sqlmodel import Session, select
 from sikm_mailbot import ledger, triage
 from sikm_mailbot.assess import assess
 from sikm_mailbot.config import Settings
-from sikm_mailbot.decisions import Desk, record_event, transition
+from sikm_mailbot.decisions import Desk, officer_note_problem, record_event, transition
 from sikm_mailbot.domain import Problem, Status
+from sikm_mailbot.dsn import dsn_action
 from sikm_mailbot.extract import Limits, ReadAttachment, ReadMessage, read_message
 from sikm_mailbot.filestore import FileStore
 from sikm_mailbot.intake import Outcome
@@ -101,6 +102,7 @@ class Reading:
     """What ``prepare`` hands to ``apply``."""
 
     read: ReadMessage
+    dsn_action: str | None = None  # "failed", "delayed", ... for delivery reports
 
 
 class ReadingPipeline:
@@ -125,6 +127,7 @@ class ReadingPipeline:
             child_memory_bytes=i.parse_memory_mb * 1024 * 1024,
         )
         self.desk = Desk(settings)
+        self._dsn_action: str | None = None
         self.rules: list[Callable[[Session, LedgerEntry, ReadMessage], Outcome | None]] = [
             self.rule_bounce,
             self.rule_loop,
@@ -140,11 +143,16 @@ class ReadingPipeline:
 
     def prepare(self, raw: bytes, entry: LedgerEntry) -> Reading:
         """Parse the mail and read its attachments (sandboxed)."""
-        return Reading(read_message(raw, self.limits))
+        read = read_message(raw, self.limits)
+        failed = [d for d in read.defects if d.startswith("ExtractionFailed")]
+        if failed:  # retried, then quarantined with this reason by the driver
+            raise RuntimeError(f"the mail could not be read ({failed[0]})")
+        return Reading(read, dsn_action(raw) if read.is_report else None)
 
     def apply(self, session: Session, entry: LedgerEntry, prepared: Reading) -> Outcome:
         """The first rule that claims the message decides its outcome."""
         read = prepared.read
+        self._dsn_action = prepared.dsn_action
         for rule in self.rules:
             outcome = rule(session, entry, read)
             if outcome is not None:
@@ -164,6 +172,22 @@ class ReadingPipeline:
             return Outcome(
                 ledger.STAGE_DONE, "ignored", reason="delivery report (not for our mail)"
             )
+        action = self._dsn_action
+        if read.is_report and action != "failed":
+            # "delayed", "delivered", a read receipt: worth a note, not an alarm.
+            self._event(
+                session,
+                "delivery_report",
+                application_id=ours.application_id,
+                ledger_id=entry.id,
+                detail=f"our {ours.kind} mail: {action or 'report'}",
+            )
+            return Outcome(
+                ledger.STAGE_DONE,
+                "ignored",
+                application_id=ours.application_id,
+                reason=f"delivery report ({action or 'not a failure'})",
+            )
         self._event(
             session,
             "delivery_failed",
@@ -171,11 +195,9 @@ class ReadingPipeline:
             ledger_id=entry.id,
             detail=f"our {ours.kind} mail {ours.message_id} bounced",
         )
-        if ours.application_id:
-            app = session.get(Application, ours.application_id)
-            if app is not None and "delivery_failed" not in app.flags:
-                app.flags = [*app.flags, "delivery_failed"]
-                session.add(app)
+        app = session.get(Application, ours.application_id) if ours.application_id else None
+        if app is not None:
+            self._flag(session, app, "delivery_failed")
         return Outcome(
             ledger.STAGE_DONE,
             "ignored",
@@ -198,32 +220,39 @@ class ReadingPipeline:
     def rule_guarantor(
         self, session: Session, entry: LedgerEntry, read: ReadMessage
     ) -> Outcome | None:
-        """The guarantor's SETUJU / TOLAK, from the guarantor's own address only."""
+        """The guarantor's SETUJU / TOLAK, from the guarantor's own address only.
+
+        Acted on while the file waits for the guarantor, or (a refusal) while it is
+        still in review after a confirmation. Mail that fails sender authentication,
+        is unclear, or comes too late is flagged for the officer and changes nothing.
+        """
         app = self._application_referred(session, read)
-        if app is None or not app.guarantor_email:
+        if app is None or not app.guarantor_email or self._is_applicant(app, read.from_addr):
             return None
         if read.from_addr.lower() != app.guarantor_email.lower():
             return None
         answer = triage.guarantor_answer(read.subject, read.body_new_text)
-        if app.status != Status.awaiting_guarantor or answer is None:
-            self._event(
-                session,
-                "mail_in_flagged",
-                application_id=app.id,
-                ledger_id=entry.id,
-                actor=f"guarantor <{app.guarantor_email}>",
-                detail="guarantor mail without a clear SETUJU/TOLAK"
-                if answer is None
-                else f"guarantor answer while {app.status}",
-            )
-            if "guarantor_unclear" not in app.flags:
-                app.flags = [*app.flags, "guarantor_unclear"]
-                session.add(app)
-            return Outcome(
-                ledger.STAGE_DONE, "flagged", reason="unclear guarantor mail", application_id=app.id
-            )
-        self.desk.guarantor_answered(session, app, answer, self.now(), ledger_id=entry.id)
-        return Outcome(ledger.STAGE_DONE, "guarantor_answer", application_id=app.id)
+        failures = triage.auth_failures(read.headers)
+        withdrawal = answer == "refuse" and app.status == Status.under_review
+        if answer and not failures and (app.status == Status.awaiting_guarantor or withdrawal):
+            self.desk.guarantor_answered(session, app, answer, self.now(), ledger_id=entry.id)
+            return Outcome(ledger.STAGE_DONE, "guarantor_answer", application_id=app.id)
+        if failures:
+            flag, detail = "guarantor_unverified", f"guarantor answer failed {', '.join(failures)}"
+        elif answer is None:
+            flag, detail = "guarantor_unclear", "guarantor mail without a clear SETUJU/TOLAK"
+        else:
+            flag, detail = "guarantor_unclear", f"guarantor answer while {app.status}"
+        self._event(
+            session,
+            "mail_in_flagged",
+            application_id=app.id,
+            ledger_id=entry.id,
+            actor=f"guarantor <{app.guarantor_email}>",
+            detail=detail,
+        )
+        self._flag(session, app, flag)
+        return Outcome(ledger.STAGE_DONE, "flagged", reason=detail, application_id=app.id)
 
     def rule_follow_up(
         self, session: Session, entry: LedgerEntry, read: ReadMessage
@@ -244,9 +273,7 @@ class ReadingPipeline:
                 ledger_id=entry.id,
                 detail="mail about this application from another address; not merged",
             )
-            if "foreign_follow_up" not in app.flags:
-                app.flags = [*app.flags, "foreign_follow_up"]
-                session.add(app)
+            self._flag(session, app, "foreign_follow_up")
             return Outcome(
                 ledger.STAGE_DONE,
                 "flagged",
@@ -347,6 +374,13 @@ class ReadingPipeline:
     ) -> None:
         """Append an audit event stamped with the pipeline's clock."""
         record_event(session, application_id, action, at=self.now(), **kw)
+
+    @staticmethod
+    def _flag(session: Session, app: Application, flag: str) -> None:
+        """Add ``flag`` to the application once."""
+        if flag not in app.flags:
+            app.flags = [*app.flags, flag]
+            session.add(app)
 
     def _now_jkt(self) -> datetime:
         return to_jakarta(self.now())
@@ -459,6 +493,24 @@ class ReadingPipeline:
         verdict = assess(
             fields, documents, att_problems, today=self._now_jkt().date(), form_found=form_found
         )
+        # What an officer asked for stays missing until a mail brings it.
+        brought = {a.kind for a in read.attachments if a.problem is None}
+        requested = [k for k in app.requested_docs if k not in brought]
+        problems = [p.as_dict() for p in verdict.problems]
+        if requested and app.officer_note:
+            problems.append(officer_note_problem(app.officer_note))
+        complete = verdict.complete and not requested
+        new_guarantor = fields.get("penjamin_email", "")
+        if app.guarantor_email and new_guarantor.lower() != app.guarantor_email.lower():
+            # A confirmation belongs to the guarantor who gave it.
+            app.flags = [f for f in app.flags if f != "guarantor_confirmed"]
+            self._event(
+                session,
+                "note",
+                application_id=app.id,
+                ledger_id=entry.id,
+                detail="guarantor changed; a new confirmation is needed",
+            )
         app.fields = fields
         app.category = fields.get("kategori") or None
         app.trip_type = fields.get("jenis_perjalanan") or None
@@ -466,13 +518,16 @@ class ReadingPipeline:
         app.name = fields.get("nama", "")
         nik = "".join(ch for ch in fields.get("nik", "") if ch.isdigit())
         app.nik_last4 = nik[-4:] if len(nik) >= 4 else ""
-        app.guarantor_email = fields.get("penjamin_email", "")
-        app.missing = verdict.missing
-        app.problems = [p.as_dict() for p in verdict.problems]
+        app.guarantor_email = new_guarantor
+        app.missing = sorted(set(verdict.missing) | set(requested))
+        app.problems = problems
+        app.requested_docs = requested
+        if not requested:
+            app.officer_note = ""
         app.updated_at = self.now()
         session.add(app)
         session.flush()
-        if verdict.complete:
+        if complete:
             self.desk.enter_review(session, app, self.now(), ledger_id=entry.id)
         else:
             transition(
@@ -482,10 +537,9 @@ class ReadingPipeline:
                 actor="bot",
                 now=self.now(),
                 ledger_id=entry.id,
-                detail=f"assessed: {len(verdict.missing)} missing, "
-                f"{len(verdict.problems)} problems",
+                detail=f"assessed: {len(app.missing)} missing, {len(problems)} problems",
             )
-        if verdict.complete:
+        if complete:
             kind = "ack"
         elif not form_found and read.attachments and all(a.problem for a in read.attachments):
             kind = "unreadable"
@@ -540,6 +594,8 @@ class ReadingPipeline:
         files = [
             (p.name, "application/pdf", p.read_bytes()) for p in sorted(FORMS_DIR.glob("*.pdf"))
         ]
+        if not files:  # a broken install: fail loudly (retried, then shunted), never mail empty
+            raise RuntimeError(f"no blank forms in {FORMS_DIR}: run `python -m sikm_mailbot.forms`")
         self._reply(
             session,
             entry,
@@ -563,7 +619,9 @@ class ReadingPipeline:
         **extra: Any,
     ) -> None:
         """Queue one reply to the sender, in the current transaction."""
-        to_addr = read.reply_to or read.from_addr
+        # Always the From address: a forged From with a Reply-To elsewhere must not
+        # pull someone else's file out of the desk.
+        to_addr = read.from_addr
         if not to_addr:
             self._event(
                 session,

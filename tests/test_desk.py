@@ -268,3 +268,74 @@ def test_every_category_from_mail_to_verified_permit(site: Site, tmp_path: Path)
         assert verdict["permit_number"] == doc["permit_number"]
         site.sikm("approve", app_id, expect=1)  # decided once, never twice
     assert site.sikm("stats", "--json")["issued"] == len(COMPLETE)
+
+
+def test_officer_request_survives_a_reply_without_the_document(site: Site) -> None:
+    app_id = site.deliver_fixture(COMPLETE["resident_out"])
+    note = "Surat tugas harus menyebut nama Anda."
+    site.sikm("request-docs", app_id, "--missing", "work_letter", "--note", note)
+    applicant = site.show(app_id)["applicant_email"]
+    site.reply_as(applicant, app_id, "Baik, akan saya kirim besok.")
+    doc = site.show(app_id)
+    assert doc["status"] == "incomplete" and "work_letter" in doc["missing"]
+    assert any(p["code"] == "officer_note" for p in doc["problems"])
+    last = mails(site, app_id)[-1]
+    assert last.kind == "incomplete" and note.encode() in last.raw.replace(b"=\r\n", b"")
+    site.reply_as(
+        applicant,
+        app_id,
+        "Ini surat tugasnya.",
+        [("surat tugas.pdf", "application/pdf", _letter_pdf("SURAT TUGAS"))],
+    )
+    doc = site.show(app_id)
+    assert doc["status"] == "under_review" and doc["missing"] == []
+    assert not any(p["code"] == "officer_note" for p in doc["problems"])
+
+
+def test_new_guarantor_must_confirm_again(site: Site) -> None:
+    app_id = site.deliver_fixture(COMPLETE["nonresident_in"])
+    doc = site.show(app_id)
+    site.reply_as(doc["guarantor"]["penjamin_email"], app_id, "SETUJU")
+    site.sikm("request-docs", app_id, "--missing", "ktp")
+    ktp = _letter_pdf("KARTU TANDA PENDUDUK")
+    site.reply_as(
+        doc["applicant_email"],
+        app_id,
+        "Email Penjamin: penjamin.baru@example.org\nNama Penjamin: Joko Baru",
+        [("ktp.pdf", "application/pdf", ktp)],
+    )
+    doc = site.show(app_id)
+    assert doc["guarantor"]["penjamin_email"] == "penjamin.baru@example.org"
+    assert doc["status"] == "awaiting_guarantor" and "guarantor_confirmed" not in doc["flags"]
+    requests = [m for m in mails(site, app_id) if m.kind == "guarantor_request"]
+    assert [m.to_addr for m in requests][-1] == "penjamin.baru@example.org"
+    site.sikm("approve", app_id, expect=1)
+
+
+def test_guarantor_answer_failing_authentication_changes_nothing(site: Site) -> None:
+    from tests.mailgen import simple_mail
+
+    app_id = site.deliver_fixture(COMPLETE["nonresident_in"])
+    guarantor = site.show(app_id)["guarantor"]["penjamin_email"]
+    forged = simple_mail(subject=f"Re: [{app_id}] Permohonan SIKM", sender=guarantor, body="SETUJU")
+    forged = b"Authentication-Results: mx.sikm.example.org; dmarc=fail\r\n" + forged
+    site.deliver(forged)
+    site.sikm("poll")
+    doc = site.show(app_id)
+    assert doc["status"] == "awaiting_guarantor" and "guarantor_unverified" in doc["flags"]
+
+
+def test_applicant_fixes_own_guarantor_email_by_reply(site: Site) -> None:
+    app_id = site.deliver_fixture("app_guarantor_email_same")
+    doc = site.show(app_id)
+    assert doc["status"] == "incomplete"
+    site.reply_as(doc["applicant_email"], app_id, "Email Penjamin: hadi.susanto@example.org")
+    doc = site.show(app_id)
+    assert doc["guarantor"]["penjamin_email"] == "hadi.susanto@example.org"
+    assert doc["status"] == "awaiting_guarantor"
+
+
+def test_many_applicants_same_company_guarantor_all_asked(site: Site) -> None:
+    ids = [site.deliver_fixture(COMPLETE["nonresident_in"]) for _ in range(7)]
+    for app_id in ids:
+        assert [m.kind for m in mails(site, app_id)].count("guarantor_request") == 1

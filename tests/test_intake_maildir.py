@@ -240,3 +240,36 @@ def test_sigterm_stops_daemon_cleanly(site: Path) -> None:
     # the lease was released: a one-off poll runs at once
     assert sikm(site, "poll", check=False).returncode == 0
     assert os.path.exists(site / "var/sikm.db")
+
+
+def test_reused_maildir_file_name_is_a_new_message(site: Path) -> None:
+    first = simple_mail(subject="first", message_id="<first@example.com>")
+    second = simple_mail(subject="second", message_id="<second@example.com>")
+    drop_into_maildir(inbox(site), first, name="mail.eml")
+    assert make_intake(site).poll().new == 1
+    drop_into_maildir(inbox(site), second, name="mail.eml")
+    assert make_intake(site).poll().new == 1
+    kept = sorted(p.read_bytes() for p in (inbox(site) / ".Processed/cur").iterdir())
+    assert kept == sorted([first, second])  # the first copy was not overwritten
+    assert all(p.stat().st_mode & 0o077 == 0 for p in (inbox(site) / ".Processed/cur").iterdir())
+
+
+def test_unreadable_mail_is_retried_then_quarantined_not_answered(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sikm_mailbot import pipeline
+    from sikm_mailbot.extract import ReadMessage
+
+    monkeypatch.setattr(
+        pipeline, "read_message", lambda raw, limits: ReadMessage(defects=["ExtractionFailed:X"])
+    )
+    drop_into_maildir(inbox(site), simple_mail(subject="FORMULIR"))
+    settings = _settings(site)
+    app = App(settings)
+    intake = Intake(
+        app.engine, app.files, make_source(settings), source_key(settings), pipeline=app.pipeline()
+    )
+    reports = [intake.poll() for _ in range(4)]
+    assert [r.failed for r in reports] == [1, 1, 1, 0] and reports[-1].quarantined == 1
+    (row,) = ledger_rows(site)
+    assert row.outcome == "quarantined" and "could not be read" in row.reason

@@ -238,3 +238,23 @@ def test_copy_of_each_reply_in_the_imap_sent_folder(
     kept = email.message_from_bytes(copy, policy=email.policy.default)
     assert kept["Message-ID"] == sent.message_id
     assert "[SIKM-2020-000001]" in kept["Subject"]
+
+
+def test_delayed_delivery_report_is_noted_not_alarmed(tmp_path: Path) -> None:
+    site = make_site(tmp_path)
+    app_id = site.deliver_fixture("app_missing_ktp")
+    ours = site.show(app_id)["mail"][-1]["message_id"]
+    dsn = (
+        "From: MAILER-DAEMON@mx.example.com\r\nTo: sikm@sikm.example.org\r\n"
+        "Subject: Delayed Mail (still being retried)\r\nMessage-ID: <dsn-2@mx.example.com>\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; "
+        'boundary="B"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nStill trying.\r\n'
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.com"
+        "\r\n\r\nFinal-Recipient: rfc822; a@example.com\r\nAction: delayed\r\nStatus: 4.4.1\r\n"
+        f"--B\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: {ours}\r\n--B--\r\n"
+    ).encode()
+    site.deliver(dsn)
+    site.sikm("poll")
+    doc = site.show(app_id)
+    assert "delivery_failed" not in doc["flags"]
+    assert any(h["action"] == "delivery_report" for h in doc["history"])

@@ -8,6 +8,7 @@ are the inbox. Once recorded, a message is renamed into the Maildir++ sub-folder
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -51,11 +52,11 @@ class MaildirSource:
         return 0
 
     def _locate(self, key: str) -> Path | None:
+        """The file of ``key`` in new/ or cur/ (its name may carry ``:2,FLAGS``)."""
         for sub in ("new", "cur"):
             d = self.path / sub
-            for name in (key,):
-                if (d / name).exists():
-                    return d / name
+            if (d / key).exists():
+                return d / key
             for entry in os.scandir(d):
                 if _key(entry.name) == key:
                     return Path(entry.path)
@@ -96,8 +97,13 @@ class MaildirSource:
         target_dir = self.path / _FOLDERS[dest]
         ensure_maildir(target_dir)
         name = path.name if ":" in path.name else f"{path.name}:2,S"
+        target = target_dir / "cur" / name
+        if target.exists():  # a reused file name: never overwrite a processed mail
+            key, _, info = name.partition(":")
+            target = target.with_name(f"{key}.{time.time_ns()}:{info}")
         try:
-            os.replace(path, target_dir / "cur" / name)
+            os.chmod(path, 0o600)  # kept mail is personal data, whoever delivered it
+            os.rename(path, target)
         except FileNotFoundError:
             return
 
