@@ -485,6 +485,8 @@ def outbox(
     from sikm_mailbot.models import OutboxMessage
     from sikm_mailbot.outbox import retry_failed
 
+    if status and status not in ("queued", "sent", "failed"):
+        fail(2, f"unknown status {status!r}; one of: queued, sent, failed")
     st = state(ctx)
     with _open_session(st) as session:
         if retry:

@@ -13,6 +13,14 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class FileStore:
     """Files named by their SHA-256 under ``root/ab/cd/<sha256>``, mode 0600, dirs 0700.
 
@@ -43,6 +51,7 @@ class FileStore:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, target)
+            _fsync_dir(target.parent)  # the rename itself must survive a power cut
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

@@ -573,6 +573,9 @@ class ReadingPipeline:
                 ledger_id=entry.id,
                 detail=f"follow-up received while {app.status}; status unchanged",
             )
+            if read.attachments or has_form_values(read.fields):
+                # The officer must see what came in before deciding.
+                self._flag(session, app, "new_documents")
             self._reply(session, entry, read, "status", app)
         return Outcome(ledger.STAGE_DONE, "follow_up", application_id=app.id)
 
