@@ -218,5 +218,7 @@ def setup_logging(settings: Settings) -> None:
         force=True,
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # APScheduler logs every job run at INFO: noise that buries the one line per message.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     # imapclient logs whole conversations (message bodies) at DEBUG: never let it.
     logging.getLogger("imapclient").setLevel(logging.INFO)

@@ -117,6 +117,7 @@ class Daemon:
                 self.scheduler.add_job(
                     self._guarded(job_id, func),
                     id=job_id,
+                    name=job_id,
                     max_instances=1,
                     coalesce=True,
                     **trigger,
