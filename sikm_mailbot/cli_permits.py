@@ -283,8 +283,9 @@ def revoke(
     officer: Annotated[str | None, typer.Option("--officer", help="Who revokes.")] = None,
 ) -> None:
     """Revoke a permit: verify refuses it from now on (export the trust list to devices)."""
+    from sikm_mailbot.audit import record_event
     from sikm_mailbot.decisions import officer_name
-    from sikm_mailbot.models import Event, Permit
+    from sikm_mailbot.models import Permit
 
     if not reason.strip():
         fail(2, "--reason must not be empty")
@@ -299,15 +300,14 @@ def revoke(
             fail(1, f"permit {row.number} was already revoked by {row.revoked_by}")
         row.revoked_at, row.revoked_by, row.revoke_reason = now, who, reason.strip()
         session.add(row)
-        session.add(
-            Event(
-                application_id=row.application_id,
-                at=now,
-                actor=who,
-                action="permit_revoked",
-                detail=reason.strip(),
-                data={"permit": row.number},
-            )
+        record_event(
+            session,
+            row.application_id,
+            "permit_revoked",
+            at=now,
+            actor=who,
+            detail=reason.strip(),
+            data={"permit": row.number},
         )
         session.commit()
         number = row.number

@@ -16,14 +16,13 @@ from typing import Any, Protocol
 from sqlalchemy import update
 from sqlmodel import Session, select
 
+from sikm_mailbot.audit import BOT, record_event
 from sikm_mailbot.config import Settings
 from sikm_mailbot.domain import DocKind, Status
-from sikm_mailbot.models import Application, Event
+from sikm_mailbot.models import Application
 from sikm_mailbot.outbox import queue_reply
 from sikm_mailbot.replies import REJECTION_REASONS, build_context
 from sikm_mailbot.workdays import due_date
-
-BOT = "bot"
 
 # DOMAIN.md's lifecycle. Any open state may be cancelled; decided states are final.
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -97,36 +96,6 @@ def officer_note_problem(note: str) -> dict[str, str]:
 def needs_guarantor(app: Application) -> bool:
     """Whether this category's review includes the guarantor check by email."""
     return app.category == "nonresident_in"
-
-
-def record_event(
-    session: Session,
-    app_id: str | None,
-    action: str,
-    *,
-    actor: str = BOT,
-    detail: str = "",
-    from_status: str | None = None,
-    to_status: str | None = None,
-    ledger_id: int | None = None,
-    at: datetime | None = None,
-    data: dict[str, Any] | None = None,
-) -> Event:
-    """Append one audit event (no commit)."""
-    event = Event(
-        application_id=app_id,
-        ledger_id=ledger_id,
-        actor=actor,
-        action=action,
-        detail=detail,
-        from_status=from_status,
-        to_status=to_status,
-        data=data or {},
-    )
-    if at is not None:
-        event.at = at
-    session.add(event)
-    return event
 
 
 def load(session: Session, app_id: str) -> Application:

@@ -48,8 +48,9 @@ from typing import Any, Protocol
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from .audit import record_event
 from .config import OfficeSettings, OutboxSettings
-from .models import Event, OutboxMessage, utcnow
+from .models import OutboxMessage, utcnow
 from .replies import render
 
 log = logging.getLogger(__name__)
@@ -186,16 +187,15 @@ def queue_reply(
     addr = _single_address(to_addr)
 
     def suppressed(detail: str) -> None:
-        session.add(
-            Event(
-                application_id=application_id,
-                ledger_id=ledger_id,
-                at=now,
-                actor=actor,
-                action="reply_suppressed",
-                detail=detail,
-                data={"kind": kind},
-            )
+        record_event(
+            session,
+            application_id,
+            "reply_suppressed",
+            ledger_id=ledger_id,
+            at=now,
+            actor=actor,
+            detail=detail,
+            data={"kind": kind},
         )
 
     if addr is None:
@@ -236,16 +236,15 @@ def queue_reply(
         created_at=now,
     )
     session.add(row)
-    session.add(
-        Event(
-            application_id=application_id,
-            ledger_id=ledger_id,
-            at=now,
-            actor=actor,
-            action="mail_out",
-            detail=kind,
-            data={"message_id": message_id, "attachments": [a[0] for a in attachments]},
-        )
+    record_event(
+        session,
+        application_id,
+        "mail_out",
+        ledger_id=ledger_id,
+        at=now,
+        actor=actor,
+        detail=kind,
+        data={"message_id": message_id, "attachments": [a[0] for a in attachments]},
     )
     return row
 
@@ -495,16 +494,14 @@ def retry_delay(settings: OutboxSettings, attempts: int) -> timedelta:
 def _fail(session: Session, msg: OutboxMessage, reason: str, at: datetime) -> None:
     msg.status = "failed"
     msg.last_error = reason
-    session.add(
-        Event(
-            application_id=msg.application_id,
-            ledger_id=msg.ledger_id,
-            at=at,
-            actor="bot",
-            action="delivery_failed",
-            detail=f"{msg.kind} mail could not be delivered: {reason}",
-            data={"message_id": msg.message_id, "attempts": msg.attempts},
-        )
+    record_event(
+        session,
+        msg.application_id,
+        "delivery_failed",
+        ledger_id=msg.ledger_id,
+        at=at,
+        detail=f"{msg.kind} mail could not be delivered: {reason}",
+        data={"message_id": msg.message_id, "attempts": msg.attempts},
     )
 
 
@@ -607,16 +604,14 @@ def _deliver_one(
     msg.status = "sent"
     msg.sent_at = at
     msg.last_error = ""
-    session.add(
-        Event(
-            application_id=msg.application_id,
-            ledger_id=msg.ledger_id,
-            at=at,
-            actor="bot",
-            action="mail_sent",
-            detail=msg.kind,
-            data={"message_id": msg.message_id},
-        )
+    record_event(
+        session,
+        msg.application_id,
+        "mail_sent",
+        ledger_id=msg.ledger_id,
+        at=at,
+        detail=msg.kind,
+        data={"message_id": msg.message_id},
     )
     report.sent += 1
     return False
@@ -634,15 +629,14 @@ def retry_failed(
     msg.status = "queued"
     msg.attempts = 0
     msg.next_attempt_at = now
-    session.add(
-        Event(
-            application_id=msg.application_id,
-            ledger_id=msg.ledger_id,
-            at=now,
-            actor=actor,
-            action="mail_requeued",
-            detail=f"{msg.kind}: was failed ({msg.last_error})",
-            data={"message_id": msg.message_id},
-        )
+    record_event(
+        session,
+        msg.application_id,
+        "mail_requeued",
+        ledger_id=msg.ledger_id,
+        at=now,
+        actor=actor,
+        detail=f"{msg.kind}: was failed ({msg.last_error})",
+        data={"message_id": msg.message_id},
     )
     return msg

@@ -20,8 +20,9 @@ from sqlmodel import Session, select
 
 from sikm_mailbot import ledger, triage
 from sikm_mailbot.assess import assess
+from sikm_mailbot.audit import record_event
 from sikm_mailbot.config import Settings
-from sikm_mailbot.decisions import Desk, officer_note_problem, record_event, transition
+from sikm_mailbot.decisions import Desk, officer_note_problem, transition
 from sikm_mailbot.domain import Problem, Status
 from sikm_mailbot.dsn import dsn_action
 from sikm_mailbot.extract import Limits, ReadAttachment, ReadMessage, read_message

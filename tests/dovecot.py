@@ -37,6 +37,8 @@ from pathlib import Path
 import pytest
 from imapclient import IMAPClient
 
+from tests.certs import write_self_signed
+
 DOVECOT_BIN = "/usr/sbin/dovecot"
 DOVEADM_BIN = "/usr/bin/doveadm"
 PASSWORD = "test-secret-123"
@@ -142,47 +144,6 @@ class _PortTaken(RuntimeError):
     """Dovecot could not bind its port (taken between free_port() and start)."""
 
 
-def _write_self_signed(cert_path: Path, key_path: Path) -> None:
-    """A throwaway self-signed certificate for localhost / 127.0.0.1 (EC P-256, 1 day)."""
-    import datetime
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sikm-test-imap.example.net")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    os.chmod(key_path, 0o600)
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-
-
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket() as s:
@@ -226,7 +187,7 @@ class DovecotServer:
         os.chmod(self.base, 0o755)
         os.chmod(self.base / "run", 0o755)
         os.chown(self.mail_root, self._uid, self._gid)
-        _write_self_signed(self.ca_file, self.base / "key.pem")
+        write_self_signed(self.ca_file, self.base / "key.pem", "sikm-test-imap.example.net")
         self.config.write_text(
             _CONFIG.format(
                 base=self.base,
