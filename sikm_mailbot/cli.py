@@ -18,6 +18,8 @@ import typer
 from sikm_mailbot.cli_permits import register as register_permit_commands
 from sikm_mailbot.cliutil import State, emit_json, fail, state
 
+TABLE_ROWS = 200  # an officer reads a page, not 100,000 rows
+
 app = typer.Typer(
     name="sikm",
     help="SIKM mail desk: read applications from the inbox, review them, answer by email.",
@@ -146,7 +148,10 @@ def list_(
         str | None,
         typer.Option("--search", "-q", help="Name part, tracking number or last 4 NIK digits."),
     ] = None,
-    limit: Annotated[int | None, typer.Option("--limit", help="At most this many rows.")] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", help="At most this many rows (table default 200, JSON all)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The queue, oldest first, with the age in working hours."""
@@ -159,6 +164,7 @@ def list_(
         fail(2, f"unknown category {category!r}; one of: {', '.join(Category.__members__)}")
     st = state(ctx)
     now = st.app.now()
+    shown = limit if (limit or as_json) else TABLE_ROWS
     with _open_session(st) as session:
         rows = [
             summary(a, now)
@@ -169,9 +175,11 @@ def list_(
                 overdue=overdue,
                 search=search,
                 now=now,
-                limit=limit,
+                limit=shown + 1 if shown else None,
             )
         ]
+    more = bool(shown) and len(rows) > shown
+    rows = rows[:shown] if shown else rows
     if as_json:
         emit_json(rows)
         return
@@ -196,6 +204,8 @@ def list_(
             ", ".join(r["flags"]),
         )
     Console().print(table)
+    if more:
+        typer.echo(f"(the {shown} oldest shown; --limit N for more, or --json for all)", err=True)
 
 
 @app.command()

@@ -201,7 +201,7 @@ class Intake:
         elif not same_copy:
             report.duplicate += 1
             log.info("ledger=%s uid=%s duplicate of a recorded message", entry.id, ref.uid)
-        outcome = self._process(entry, report)
+        outcome = self._process(entry, report, just_recorded=rec.is_new)
         if outcome is None:
             return
         if not rec.is_new and not same_copy:
@@ -217,17 +217,25 @@ class Intake:
             return
         self._finish(entry, ref, outcome, report)
 
-    def _process(self, entry: LedgerEntry, report: PollReport) -> Outcome | None:
-        """Run the pipeline for a recorded message; None = failed, retry next poll."""
+    def _process(
+        self, entry: LedgerEntry, report: PollReport, *, just_recorded: bool = False
+    ) -> Outcome | None:
+        """Run the pipeline for a recorded message; None = failed, retry next poll.
+
+        Every try is counted before the work, so a message that kills the worker is
+        shunted after ``max_attempts``; a message recorded a moment ago had its first
+        try counted in the same commit as its ledger row.
+        """
         if entry.stage in ledger.FINAL_STAGES:
             return _final_outcome(entry)
         with self._session() as s:
             row = s.get(LedgerEntry, entry.id)
             assert row is not None
-            row.attempts += 1  # counted before the work: a message that kills us is shunted
-            row.updated_at = utcnow()
-            s.add(row)
-            s.commit()
+            if not just_recorded:
+                row.attempts += 1
+                row.updated_at = utcnow()
+                s.add(row)
+                s.commit()
             attempts = row.attempts
         if attempts > self.max_attempts:
             report.quarantined += 1

@@ -135,6 +135,7 @@ def record(
         size=len(raw),
         from_addr=summary.from_addr,
         subject=summary.subject,
+        attempts=1,  # the first reading try is counted with the record: one commit less
     )
     session.add(entry)
     advance_watermark(session, source_key, ref)

@@ -29,6 +29,7 @@ class Daemon:
     def __init__(self, app: App, stop: threading.Event | None = None) -> None:
         self.app = app
         self.stop = stop or threading.Event()
+        self.wake = threading.Event()  # new mail announced by IDLE
         self.lease = DbLease(
             app.engine, "intake", ttl=max(120.0, 3 * app.settings.intake.poll_interval)
         )
@@ -45,15 +46,23 @@ class Daemon:
         self.extra_jobs: list[tuple[str, Callable[[], object], dict]] = app.extra_jobs()
 
     def poll_job(self) -> None:
-        """One intake cycle; errors are logged, never fatal."""
-        if self.stop.is_set():
-            return
-        try:
-            report = self.intake.poll()
-            if report.fetched or report.resumed or report.failed:
-                log.info("poll: %s", report.as_dict())
-        except Exception:  # noqa: BLE001 - the daemon keeps running; next poll retries
-            log.exception("poll failed; will retry at the next interval")
+        """Intake cycles until no wake-up came in meanwhile; errors are logged, never fatal.
+
+        IMAP IDLE may announce mail while a poll runs; that wake-up cannot start a
+        second poll (max_instances=1), so this one polls again instead of letting the
+        mail wait for the next interval.
+        """
+        while not self.stop.is_set():
+            self.wake.clear()
+            try:
+                report = self.intake.poll()
+                if report.fetched or report.resumed or report.failed:
+                    log.info("poll: %s", report.as_dict())
+            except Exception:  # noqa: BLE001 - the daemon keeps running; next poll retries
+                log.exception("poll failed; will retry at the next interval")
+                return
+            if not self.wake.is_set():
+                return
 
     def _guarded(self, job_id: str, func: Callable[[], object]) -> Callable[[], None]:
         """A job that logs its errors instead of dying, and skips once stopping."""
@@ -82,6 +91,7 @@ class Daemon:
             try:
                 watcher.open()
                 if watcher.wait_for_mail(IDLE_RENEW_SECONDS):
+                    self.wake.set()  # seen by a poll already running
                     self.scheduler.modify_job("poll", next_run_time=datetime.now().astimezone())
                 backoff = 1.0
             except Exception as exc:  # noqa: BLE001 - the timed poll is the fallback
