@@ -23,6 +23,8 @@ from sikm_mailbot.sources.maildir import MaildirSource
 
 log = logging.getLogger(__name__)
 
+SEND_BATCH = 50  # mails per flush between renewals of the outbox lease
+
 
 def source_key(settings: Settings) -> str:
     """A stable name for the inbox folder, used for its UID watermark."""
@@ -124,19 +126,28 @@ class App:
         from sqlmodel import Session
 
         from sikm_mailbot.lease import DbLease
-        from sikm_mailbot.outbox import flush
+        from sikm_mailbot.outbox import FlushReport, flush
         from sikm_mailbot.sent_copy import sent_folder_appender
 
         lease = DbLease(self.engine, "outbox", ttl=900)
         lease.acquire()  # LeaseHeld: another process is sending right now
+        total = FlushReport()
         try:
-            return flush(
-                lambda: Session(self.engine, expire_on_commit=False),
-                self.settings.outbox,
-                self.transport(),
-                now=self.now,
-                imap_sent=sent_folder_appender(self.settings),
-            )
+            while True:  # in batches, renewing the lease between them
+                report = flush(
+                    lambda: Session(self.engine, expire_on_commit=False),
+                    self.settings.outbox,
+                    self.transport(),
+                    now=self.now,
+                    imap_sent=sent_folder_appender(self.settings),
+                    limit=SEND_BATCH,
+                )
+                total.sent += report.sent
+                total.retried += report.retried
+                total.failed += report.failed
+                total.remaining = report.remaining
+                if report.sent + report.failed < SEND_BATCH or not lease.renew():
+                    return total
         finally:
             lease.release()
 

@@ -83,6 +83,7 @@ def poll(
             source_key(a.settings),
             pipeline=a.pipeline(),
             max_message_bytes=a.settings.inbox.max_message_bytes,
+            heartbeat=lease.renew,
         ).poll()
     except SourceError as exc:
         fail(1, f"inbox unavailable: {exc}")
@@ -418,6 +419,10 @@ def mail(
     export: Annotated[
         int | None, typer.Option("--export", help="Write the raw mail of this ledger id.")
     ] = None,
+    retry: Annotated[
+        int | None,
+        typer.Option("--retry", help="Read this ledger id again (e.g. a quarantined mail)."),
+    ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="File for --export.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -427,6 +432,9 @@ def mail(
     from sikm_mailbot.models import LedgerEntry
 
     st = state(ctx)
+    if retry is not None:
+        _retry_mail(st, retry, as_json)
+        return
     with _open_session(st) as session:
         if export is not None:
             row = session.get(LedgerEntry, export)
@@ -476,6 +484,43 @@ def mail(
             d["application_id"] or d["reason"] or d["error"],
         )
     Console().print(table)
+
+
+def _retry_mail(st: State, ledger_id: int, as_json: bool) -> None:
+    """Run the reading pipeline again on one recorded mail, under the intake lease."""
+    from sikm_mailbot.app import make_source, source_key
+    from sikm_mailbot.intake import Intake
+    from sikm_mailbot.lease import DbLease, LeaseHeld
+
+    a = st.app
+    lease = DbLease(a.engine, "intake", ttl=600)
+    try:
+        lease.acquire()
+    except LeaseHeld as exc:
+        fail(1, f"stop the daemon first: {exc}")
+    try:
+        intake = Intake(
+            a.engine,
+            a.files,
+            make_source(a.settings),
+            source_key(a.settings),
+            pipeline=a.pipeline(),
+        )
+        outcome = intake.retry(ledger_id)
+    finally:
+        lease.release()
+    if outcome is None:
+        fail(1, f"ledger id {ledger_id}: no stored mail, or reading it failed again (see the log)")
+    doc = {
+        "ledger_id": ledger_id,
+        "outcome": outcome.outcome,
+        "reason": outcome.reason,
+        "application_id": outcome.application_id,
+    }
+    if as_json:
+        emit_json(doc)
+    else:
+        typer.echo(f"ledger {ledger_id}: {outcome.outcome} {outcome.application_id or ''}".strip())
 
 
 @app.command()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -106,6 +107,7 @@ class Intake:
         max_message_bytes: int = 25 * 1024 * 1024,
         max_attempts: int = 3,
         stop: threading.Event | None = None,
+        heartbeat: Callable[[], bool] | None = None,
     ) -> None:
         self.engine = engine
         self.files = files
@@ -115,6 +117,8 @@ class Intake:
         self.max_message_bytes = max_message_bytes
         self.max_attempts = max_attempts
         self.stop = stop or threading.Event()
+        # Renews the caller's lease after each message; False = lost it: stop at once.
+        self.heartbeat = heartbeat
 
     def _session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
@@ -141,10 +145,29 @@ class Intake:
         for ref, raw in self.source.fetch(wanted):
             report.fetched += 1
             self._take(ref, raw, report)
+            if self.heartbeat is not None and not self.heartbeat():
+                log.error("lost the intake lease (uid %s was the last message); stopping", ref.uid)
+                self.stop.set()
             if self.stop.is_set():  # finish the message in hand, then stop
                 report.stopped_early = True
                 break
         return report
+
+    def retry(self, ledger_id: int) -> Outcome | None:
+        """Read a recorded message again (an officer's choice, e.g. after a fix).
+
+        The mail is not moved again: it stays where it was filed; only the ledger row,
+        and what the pipeline makes of it now, change. None = it failed again.
+        """
+        with self._session() as s:
+            row = s.get(LedgerEntry, ledger_id)
+            if row is None or not row.sha256:
+                return None
+            row.stage, row.attempts, row.error, row.reason = ledger.STAGE_RECORDED, 0, "", ""
+            s.add(row)
+            s.commit()
+            entry = row
+        return self._process(entry, PollReport())
 
     def _resume(self, uidvalidity: int, report: PollReport) -> None:
         """Rows recorded but never moved out (a crash between record and move)."""

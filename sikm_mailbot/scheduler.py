@@ -42,6 +42,7 @@ class Daemon:
             pipeline=app.pipeline(),
             max_message_bytes=app.settings.inbox.max_message_bytes,
             stop=self.stop,
+            heartbeat=self.lease.renew,
         )
         self.extra_jobs: list[tuple[str, Callable[[], object], dict]] = app.extra_jobs()
 

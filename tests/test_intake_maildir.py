@@ -273,3 +273,36 @@ def test_unreadable_mail_is_retried_then_quarantined_not_answered(
     assert [r.failed for r in reports] == [1, 1, 1, 0] and reports[-1].quarantined == 1
     (row,) = ledger_rows(site)
     assert row.outcome == "quarantined" and "could not be read" in row.reason
+
+
+def test_quarantined_mail_can_be_read_again_after_a_fix(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sikm_mailbot import pipeline
+    from sikm_mailbot.extract import ReadMessage
+
+    real = pipeline.read_message
+    monkeypatch.setattr(
+        pipeline, "read_message", lambda raw, limits: ReadMessage(defects=["ExtractionFailed:X"])
+    )
+    drop_into_maildir(inbox(site), simple_mail(subject="FORMULIR", sender="ani@example.com"))
+    settings = _settings(site)
+    app = App(settings)
+    intake = Intake(
+        app.engine, app.files, make_source(settings), source_key(settings), pipeline=app.pipeline()
+    )
+    for _ in range(4):
+        intake.poll()
+    (row,) = ledger_rows(site)
+    assert row.outcome == "quarantined"
+    monkeypatch.setattr(pipeline, "read_message", real)  # the fix is deployed
+    outcome = intake.retry(row.id)
+    assert outcome is not None and outcome.outcome == "forms_request"
+    (row,) = ledger_rows(site)
+    assert row.outcome == "forms_request" and row.stage == "done"
+    # and through the CLI, for a mail that is still junk: it stays quarantined
+    drop_into_maildir(inbox(site), simple_mail(subject="hi", body="cheap", sender="x@example.net"))
+    sikm(site, "poll")
+    junk = ledger_rows(site)[-1]
+    doc = json.loads(sikm(site, "mail", "--retry", str(junk.id), "--json").stdout)
+    assert doc["outcome"] == "quarantined"

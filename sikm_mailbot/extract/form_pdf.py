@@ -59,7 +59,10 @@ def _read_text(data: bytes, max_pages: int, out: dict[str, Any]) -> str:
     try:
         doc = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
-        if "password" in str(exc).lower():
+        # PDFium's last-error code is process-wide and goes stale: after one
+        # encrypted file, any unloadable PDF says "password". Believe it only when
+        # the file declares encryption (/Encrypt is always in the clear trailer).
+        if "password" in str(exc).lower() and b"/Encrypt" in data:
             out["encrypted"] = True
             return ""
         return "pdfium: " + str(exc).split("(")[-1].rstrip(").")[:80]
