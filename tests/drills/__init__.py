@@ -1,0 +1,1 @@
+"""Fault drills: crash, server faults, hostile input, forgery, privacy (``pytest -m drill``)."""
