@@ -80,7 +80,10 @@ def write_config(root: Path, **permits: Any) -> Path:
 def cli(cfg: Path | None, *args: str, env: dict[str, str | None] | None = None) -> Result:
     """Run `sikm [--config cfg] args…` through the real Typer app."""
     argv = (["--config", str(cfg)] if cfg else []) + list(args)
-    result = _runner.invoke(cli_app, argv, env={"SIKM_KEY_PASSPHRASE": None, **(env or {})})
+    # The CLI's clock is the tests' NOW (keys made "now" must predate what they sign,
+    # however long the suite ran before these tests).
+    base = {"SIKM_KEY_PASSPHRASE": None, "SIKM_NOW": NOW.isoformat()}
+    result = _runner.invoke(cli_app, argv, env={**base, **(env or {})})
     # The CLI's logging handler wrote to the runner's stderr, which is closed now.
     root = logging.getLogger()
     for handler in list(root.handlers):
