@@ -31,6 +31,9 @@ from .base import Destination, MessageRef, SourceError
 
 log = logging.getLogger(__name__)
 
+# Set on a message while the COPY + delete fallback moves it (see _move).
+MOVING_FLAG = b"$SikmMoving"
+
 T = TypeVar("T")
 Security = Literal["ssl", "starttls", "none"]
 
@@ -378,18 +381,42 @@ class ImapSource:
                     raise
         self._ready_folders.add(name)
 
-    @staticmethod
-    def _move(c: IMAPClient, uid: int, target: str) -> None:
-        """UID MOVE, or COPY + \\Deleted + expunge where the server has no MOVE."""
+    def _move(self, c: IMAPClient, uid: int, target: str) -> None:
+        """UID MOVE, or COPY + \\Deleted + expunge where the server has no MOVE.
+
+        The fallback is not atomic: a connection lost after COPY ran but before the
+        delete would copy again on the retry. So the message is marked with a private
+        keyword before the COPY, and a marked message is first looked for in the
+        target (by Message-ID) and copied only when it is not there yet.
+        """
         if c.has_capability("MOVE"):
             c.move([uid], target)
             return
-        c.copy([uid], target)
+        marked = MOVING_FLAG in c.get_flags([uid]).get(uid, ())
+        if not (marked and self._already_in(c, uid, target)):
+            with contextlib.suppress(IMAPClientError):  # servers without keywords: no guard
+                c.add_flags([uid], [MOVING_FLAG], silent=True)
+            c.copy([uid], target)
         c.delete_messages([uid], silent=True)
         if c.has_capability("UIDPLUS"):
             c.uid_expunge([uid])
         else:  # expunges every \Deleted message; only this bot deletes here
             c.expunge()
+
+    def _already_in(self, c: IMAPClient, uid: int, target: str) -> bool:
+        """Whether a copy of ``uid`` (same Message-ID and size) is already in ``target``."""
+        got = c.fetch([uid], ["RFC822.SIZE", "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"]).get(uid, {})
+        header = got.get(b"BODY[HEADER.FIELDS (MESSAGE-ID)]", b"").decode("ascii", "replace")
+        message_id = header.partition(":")[2].strip()
+        if not message_id:
+            return False  # nothing to recognise it by: copying again is the lesser harm
+        try:
+            c.select_folder(target, readonly=True)
+            found = c.search(["HEADER", "Message-ID", message_id])
+            sizes = c.fetch(found, ["RFC822.SIZE"]) if found else {}
+            return any(v.get(b"RFC822.SIZE") == got.get(b"RFC822.SIZE") for v in sizes.values())
+        finally:
+            c.select_folder(self.folder, readonly=False)
 
     def _drop(self) -> None:
         client, self._client = self._client, None

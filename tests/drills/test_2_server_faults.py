@@ -144,11 +144,6 @@ def test_imap_cut_mid_move(tmp_path: Path, imap_inbox: Dovecot, when: str) -> No
         proxy.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sources/imap.py: COPY+EXPUNGE fallback copies again after a connection lost "
-    "between COPY and STORE \\Deleted, so the message lands in Processed twice",
-)
 def test_imap_cut_between_copy_and_delete_on_a_server_without_move(
     tmp_path: Path, imap_inbox: Dovecot
 ) -> None:
