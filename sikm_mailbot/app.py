@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -210,9 +211,25 @@ class App:
         return self.settings.path(self.settings.outbox.path)
 
 
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record is logged.
+
+    A plain StreamHandler keeps the stream it was made with; when a caller (a test
+    runner, an embedding program) swaps and closes stderr, later log lines would fail.
+    """
+
+    @property
+    def stream(self):  # type: ignore[override]  # noqa: ANN201
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        pass
+
+
 def setup_logging(settings: Settings) -> None:
     """Operator logging: one line per event, to stderr and optionally a file (0600)."""
-    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    handlers: list[logging.Handler] = [_CurrentStderr()]
     log_file = settings.logging.file
     if log_file is not None:
         path = settings.path(log_file)
