@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sikm_mailbot.config import Settings
 from sikm_mailbot.db import open_store
 from sikm_mailbot.filestore import FileStore
-from sikm_mailbot.intake import Pipeline
+from sikm_mailbot.intake import Intake, Pipeline
 from sikm_mailbot.models import utcnow
 from sikm_mailbot.sources.base import Source
 from sikm_mailbot.sources.maildir import MaildirSource
@@ -101,6 +101,18 @@ class App:
         from sikm_mailbot.pipeline import ReadingPipeline
 
         return ReadingPipeline(self.settings, self.files, now=self.now)
+
+    def intake(self, **kwargs: Any) -> Intake:
+        """The configured intake: source, pipeline and limits (kwargs: stop, heartbeat)."""
+        return Intake(
+            self.engine,
+            self.files,
+            make_source(self.settings),
+            source_key(self.settings),
+            pipeline=self.pipeline(),
+            max_message_bytes=self.settings.inbox.max_message_bytes,
+            **kwargs,
+        )
 
     def desk(self) -> Any:
         """The officer's desk, able to issue permits."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -56,43 +58,40 @@ def run(ctx: typer.Context) -> None:
         fail(1, str(exc))
 
 
+@contextmanager
+def _intake_lease(st: State) -> Iterator[tuple[Any, Any]]:
+    """The intake, under the "intake" lease (exit 1 while a daemon holds it)."""
+    from sikm_mailbot.lease import DbLease, LeaseHeld
+
+    lease = DbLease(st.app.engine, "intake", ttl=600)
+    try:
+        lease.acquire()
+    except LeaseHeld as exc:
+        fail(1, f"stop the daemon first, or wait: {exc}")
+    intake = st.app.intake(heartbeat=lease.renew)
+    try:
+        yield intake, lease
+    finally:
+        intake.source.close()
+        lease.release()
+
+
 @app.command()
 def poll(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
     """Run one intake cycle and report fetched / new / duplicate / quarantined."""
-    from sikm_mailbot.app import make_source, source_key
-    from sikm_mailbot.intake import Intake
-    from sikm_mailbot.lease import DbLease, LeaseHeld
     from sikm_mailbot.sources.base import SourceError
 
-    st = state(ctx)
-    a = st.app
-    lease = DbLease(a.engine, "intake", ttl=600)
-    try:
-        lease.acquire()
-    except LeaseHeld as exc:
-        fail(1, str(exc))
-    source = make_source(a.settings)
-    try:
-        report = Intake(
-            a.engine,
-            a.files,
-            source,
-            source_key(a.settings),
-            pipeline=a.pipeline(),
-            max_message_bytes=a.settings.inbox.max_message_bytes,
-            heartbeat=lease.renew,
-        ).poll()
-    except SourceError as exc:
-        fail(1, f"inbox unavailable: {exc}")
-    except Exception as exc:  # noqa: BLE001 - one line for the operator; details in the log
-        logging.getLogger("sikm_mailbot").exception("poll failed")
-        fail(1, f"poll failed: {type(exc).__name__}: {exc}")
-    finally:
-        source.close()
-        lease.release()
+    with _intake_lease(state(ctx)) as (intake, lease):
+        try:
+            report = intake.poll()
+        except SourceError as exc:
+            fail(1, f"inbox unavailable: {exc}")
+        except Exception as exc:  # noqa: BLE001 - one line for the operator; details in log
+            logging.getLogger("sikm_mailbot").exception("poll failed")
+            fail(1, f"poll failed: {type(exc).__name__}: {exc}")
     if as_json:
         emit_json(report.as_dict())
         return
@@ -488,27 +487,8 @@ def mail(
 
 def _retry_mail(st: State, ledger_id: int, as_json: bool) -> None:
     """Run the reading pipeline again on one recorded mail, under the intake lease."""
-    from sikm_mailbot.app import make_source, source_key
-    from sikm_mailbot.intake import Intake
-    from sikm_mailbot.lease import DbLease, LeaseHeld
-
-    a = st.app
-    lease = DbLease(a.engine, "intake", ttl=600)
-    try:
-        lease.acquire()
-    except LeaseHeld as exc:
-        fail(1, f"stop the daemon first: {exc}")
-    try:
-        intake = Intake(
-            a.engine,
-            a.files,
-            make_source(a.settings),
-            source_key(a.settings),
-            pipeline=a.pipeline(),
-        )
+    with _intake_lease(st) as (intake, _lease):
         outcome = intake.retry(ledger_id)
-    finally:
-        lease.release()
     if outcome is None:
         fail(1, f"ledger id {ledger_id}: no stored mail, or reading it failed again (see the log)")
     doc = {

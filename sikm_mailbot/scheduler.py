@@ -14,8 +14,7 @@ from datetime import datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from sikm_mailbot.app import App, make_source, source_key
-from sikm_mailbot.intake import Intake
+from sikm_mailbot.app import App, make_source
 from sikm_mailbot.lease import DbLease
 
 log = logging.getLogger(__name__)
@@ -24,7 +23,7 @@ IDLE_RENEW_SECONDS = 600.0  # re-issue IDLE well before the 29-minute server lim
 
 
 class Daemon:
-    """The scheduled worker: poll (and, as later stages land, the other jobs)."""
+    """The scheduled worker: poll, send, the guarantor sweep and the overdue report."""
 
     def __init__(self, app: App, stop: threading.Event | None = None) -> None:
         self.app = app
@@ -34,16 +33,7 @@ class Daemon:
             app.engine, "intake", ttl=max(120.0, 3 * app.settings.intake.poll_interval)
         )
         self.scheduler = BackgroundScheduler(timezone="UTC")
-        self.intake = Intake(
-            app.engine,
-            app.files,
-            make_source(app.settings),
-            source_key(app.settings),
-            pipeline=app.pipeline(),
-            max_message_bytes=app.settings.inbox.max_message_bytes,
-            stop=self.stop,
-            heartbeat=self.lease.renew,
-        )
+        self.intake = app.intake(stop=self.stop, heartbeat=self.lease.renew)
         self.extra_jobs: list[tuple[str, Callable[[], object], dict]] = app.extra_jobs()
 
     def poll_job(self) -> None:
