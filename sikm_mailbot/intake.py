@@ -12,6 +12,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -57,6 +58,16 @@ class StoreOnly:
     def apply(self, session: Session, entry: LedgerEntry, prepared: Any) -> Outcome:
         """The message is stored; nothing else to do."""
         return Outcome(stage=ledger.STAGE_STORED, outcome="stored")
+
+
+@dataclass
+class _Taken:
+    """A fetched message that was recorded, with its reading under way."""
+
+    ref: MessageRef
+    rec: ledger.Recorded
+    same_copy: bool
+    prepared: Future | None
 
 
 @dataclass
@@ -142,15 +153,25 @@ class Intake:
                 self._oversize(ref, report)
             else:
                 wanted.append(ref)
-        for ref, raw in self.source.fetch(wanted):
-            report.fetched += 1
-            self._take(ref, raw, report)
-            if self.heartbeat is not None and not self.heartbeat():
-                log.error("lost the intake lease (uid %s was the last message); stopping", ref.uid)
-                self.stop.set()
-            if self.stop.is_set():  # finish the message in hand, then stop
-                report.stopped_early = True
-                break
+        # Reading message i+1 (a worker thread; the parsing itself runs in the sandbox
+        # process) overlaps storing, answering and moving message i. Crash safety is
+        # unchanged: i+1 is recorded before i is moved, and the next poll resumes both.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sikm-read") as reader:
+            pending: _Taken | None = None
+            for ref, raw in self.source.fetch(wanted):
+                report.fetched += 1
+                taken = self._record(ref, raw, report, reader)
+                if pending is not None:
+                    self._complete(pending, report)
+                pending = taken
+                if self.heartbeat is not None and not self.heartbeat():
+                    log.error("lost the intake lease (uid %s was the last); stopping", ref.uid)
+                    self.stop.set()
+                if self.stop.is_set():  # finish the messages in hand, then stop
+                    report.stopped_early = True
+                    break
+            if pending is not None:
+                self._complete(pending, report)
         return report
 
     def retry(self, ledger_id: int) -> Outcome | None:
@@ -198,7 +219,10 @@ class Intake:
         report.outcomes["quarantined"] += 1
         self._finish(rec.entry, ref, _final_outcome(rec.entry), report)
 
-    def _take(self, ref: MessageRef, raw: bytes, report: PollReport) -> None:
+    def _record(
+        self, ref: MessageRef, raw: bytes, report: PollReport, reader: ThreadPoolExecutor
+    ) -> _Taken | None:
+        """Record one fetched message and start reading it; None = nothing more to do."""
         with self._session() as s:
             rec = ledger.record(
                 s,
@@ -217,14 +241,20 @@ class Intake:
             ref.uid,
         )
         if same_copy and entry.id in self._handled:
-            return  # resumed (or failed) earlier in this cycle: once per poll is enough
+            return None  # resumed (or failed) earlier in this cycle: once per poll is enough
         self._handled.add(entry.id)
         if rec.is_new:
             report.new += 1
         elif not same_copy:
             report.duplicate += 1
             log.info("ledger=%s uid=%s duplicate of a recorded message", entry.id, ref.uid)
-        outcome = self._process(entry, report, just_recorded=rec.is_new)
+        prepared = reader.submit(self.pipeline.prepare, raw, entry) if rec.is_new else None
+        return _Taken(ref, rec, same_copy, prepared)
+
+    def _complete(self, taken: _Taken, report: PollReport) -> None:
+        """Store what was read, answer, and move the message out of the inbox."""
+        ref, rec, same_copy, entry = taken.ref, taken.rec, taken.same_copy, taken.rec.entry
+        outcome = self._process(entry, report, just_recorded=rec.is_new, prepared=taken.prepared)
         if outcome is None:
             return
         if not rec.is_new and not same_copy:
@@ -241,7 +271,12 @@ class Intake:
         self._finish(entry, ref, outcome, report)
 
     def _process(
-        self, entry: LedgerEntry, report: PollReport, *, just_recorded: bool = False
+        self,
+        entry: LedgerEntry,
+        report: PollReport,
+        *,
+        just_recorded: bool = False,
+        prepared: Future | None = None,
     ) -> Outcome | None:
         """Run the pipeline for a recorded message; None = failed, retry next poll.
 
@@ -265,12 +300,14 @@ class Intake:
             report.outcomes["quarantined"] += 1
             return self._shunt(entry, f"processing failed {attempts - 1} times: {row.error}")
         try:
-            raw = self.files.get(entry.sha256)
-            prepared = self.pipeline.prepare(raw, entry)
+            if prepared is not None:
+                reading = prepared.result()  # raises what prepare raised
+            else:
+                reading = self.pipeline.prepare(self.files.get(entry.sha256), entry)
             with self._session() as s:
                 row = s.get(LedgerEntry, entry.id)
                 assert row is not None
-                outcome = self.pipeline.apply(s, row, prepared)
+                outcome = self.pipeline.apply(s, row, reading)
                 row.stage = outcome.stage
                 row.outcome = outcome.outcome
                 row.reason = outcome.reason

@@ -111,9 +111,10 @@ def test_sigkill_between_record_and_move(tmp_path: Path, imap_inbox: Dovecot) ->
         [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == -9
-    assert len(rows(settings)) == 1 and len(imap_inbox.uids("INBOX")) == 4
+    before = len(rows(settings))  # the next one may be recorded too: reading overlaps
+    assert 1 <= before <= 2 and len(imap_inbox.uids("INBOX")) == 4
     report = json.loads(sikm(tmp_path, "poll", "--json").stdout)
-    assert (report["resumed"], report["new"], report["duplicate"]) == (1, 3, 0)
+    assert (report["resumed"], report["new"], report["duplicate"]) == (before, 4 - before, 0)
     assert len(rows(settings)) == 4 and all(r.moved for r in rows(settings))
     assert imap_inbox.uids("INBOX") == [] and len(imap_inbox.uids("Processed")) == 4
 

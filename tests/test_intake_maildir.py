@@ -131,9 +131,11 @@ def test_sigkill_after_record_before_move_loses_and_doubles_nothing(site: Path) 
     )
     assert proc.returncode == -9
     rows = ledger_rows(site)
-    assert len(rows) == 1 and not rows[0].moved  # recorded, never moved
+    # recorded, never moved (the next message may be recorded too: reading overlaps)
+    before = len(rows)
+    assert 1 <= before <= 2 and not any(r.moved for r in rows)
     report = json.loads(sikm(site, "poll", "--json").stdout)
-    assert report["resumed"] == 1 and report["new"] == 3 and report["duplicate"] == 0
+    assert (report["resumed"], report["new"], report["duplicate"]) == (before, 4 - before, 0)
     rows = ledger_rows(site)
     assert len(rows) == 4 and all(r.moved for r in rows)
     assert len({r.dedupe_key for r in rows}) == 4
