@@ -10,9 +10,8 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from sikm_mailbot.app import App, make_source, source_key
+from sikm_mailbot.app import App
 from sikm_mailbot.config import load_settings
-from sikm_mailbot.intake import Intake
 from sikm_mailbot.models import Application, LedgerEntry, OutboxMessage
 from tests.desk_helpers import make_site
 from tests.dovecot import Dovecot
@@ -41,9 +40,7 @@ def test_make_run_flow_writes_one_sensible_reply_per_fixture(tmp_path: Path) -> 
     inbox = tmp_path / "var/mail/inbox"
     for name in standalone():
         drop_into_maildir(inbox, raw(name))
-    intake = Intake(
-        app.engine, app.files, make_source(settings), source_key(settings), pipeline=app.pipeline()
-    )
+    intake = app.intake()
     report = intake.poll()
     assert report.failed == 0 and report.new == len(standalone())
     flushed = app.send()
@@ -70,24 +67,26 @@ def _kind_of(app: App, message_id: str) -> str:
         return row.kind
 
 
+def imap_smtp_office(tmp_path: Path, box: Dovecot, smtp: Server, outbox_extra: str) -> App:
+    """An office reading a real Dovecot and sending through a real SMTP server."""
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f"[inbox]\nkind='imap'\nhost='{box.host}'\nport={box.port}\n"
+        f"security='none'\nusername='{box.user}'\npassword='{box.password}'\n"
+        f"[outbox]\nkind='smtp'\nhost='{smtp.host}'\nport={smtp.port}\n"
+        f"security='none'\n{outbox_extra}"
+    )
+    return App(load_settings(cfg), now=fixed_clock(DAY))
+
+
 def test_dovecot_and_smtp_every_due_reply_arrives_once(
     tmp_path: Path, imap_inbox: Dovecot, smtp_server: Server
 ) -> None:
-    cfg = tmp_path / "config.toml"
-    cfg.write_text(
-        f"[inbox]\nkind='imap'\nhost='{imap_inbox.host}'\nport={imap_inbox.port}\n"
-        f"security='none'\nusername='{imap_inbox.user}'\npassword='{imap_inbox.password}'\n"
-        f"[outbox]\nkind='smtp'\nhost='{smtp_server.host}'\nport={smtp_server.port}\n"
-        "security='none'\nreplies_per_hour=50\n"
-    )
-    settings = load_settings(cfg)
-    app = App(settings, now=fixed_clock(DAY))
+    app = imap_smtp_office(tmp_path, imap_inbox, smtp_server, "replies_per_hour=50\n")
     names = standalone()
     for name in names:
         imap_inbox.append(raw(name))
-    intake = Intake(
-        app.engine, app.files, make_source(settings), source_key(settings), pipeline=app.pipeline()
-    )
+    intake = app.intake()
     assert intake.poll().new == len(names)
     app.send()
     app.send()  # a second flush sends nothing again
@@ -219,19 +218,9 @@ def test_realmail_corpus_every_message_gets_an_outcome(tmp_path: Path) -> None:
 def test_copy_of_each_reply_in_the_imap_sent_folder(
     tmp_path: Path, imap_inbox: Dovecot, smtp_server: Server
 ) -> None:
-    cfg = tmp_path / "config.toml"
-    cfg.write_text(
-        f"[inbox]\nkind='imap'\nhost='{imap_inbox.host}'\nport={imap_inbox.port}\n"
-        f"security='none'\nusername='{imap_inbox.user}'\npassword='{imap_inbox.password}'\n"
-        f"[outbox]\nkind='smtp'\nhost='{smtp_server.host}'\nport={smtp_server.port}\n"
-        "security='none'\nsent_folder='Sent'\n"
-    )
-    settings = load_settings(cfg)
-    app = App(settings, now=fixed_clock(DAY))
+    app = imap_smtp_office(tmp_path, imap_inbox, smtp_server, "sent_folder='Sent'\n")
     imap_inbox.append(raw("app_missing_ktp"))
-    Intake(
-        app.engine, app.files, make_source(settings), source_key(settings), pipeline=app.pipeline()
-    ).poll()
+    app.intake().poll()
     assert app.send().sent == 1
     (copy,) = imap_inbox.folder_messages("Sent")
     sent = smtp_server.messages[0]
