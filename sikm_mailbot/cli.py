@@ -130,12 +130,13 @@ def _open_session(st: State) -> Any:
 
 
 def _load_application(session: Any, app_id: str) -> Any:
-    from sikm_mailbot.models import Application
+    """The application, or exit 1 with the desk's own "no application" reason."""
+    from sikm_mailbot.decisions import Refused, load
 
-    app_obj = session.get(Application, app_id.strip().upper())
-    if app_obj is None:
-        fail(1, f"no application {app_id}")
-    return app_obj
+    try:
+        return load(session, app_id)
+    except Refused as exc:
+        fail(1, str(exc))
 
 
 @app.command("list")
