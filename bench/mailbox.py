@@ -73,10 +73,10 @@ def record_history(site: Path, n: int, uidvalidity: int) -> str:
     """Store state after the bot read N mails: N ledger rows (moved) + watermark at N."""
     from sqlalchemy import insert
 
-    from sikm_mailbot.app import source_key
     from sikm_mailbot.config import load_settings
-    from sikm_mailbot.db import open_store
-    from sikm_mailbot.models import LedgerEntry, SourceState, utcnow
+    from sikm_mailbot.store.db import open_store
+    from sikm_mailbot.store.models import LedgerEntry, SourceState, utcnow
+    from sikm_mailbot.wiring import source_key
 
     settings = load_settings(site / "config.toml")
     (site / "var").mkdir(mode=0o700, exist_ok=True)
@@ -121,9 +121,9 @@ def record_history(site: Path, n: int, uidvalidity: int) -> str:
 
 def idle_polls(site: Path, proxy: Any, polls: int) -> dict[str, Any]:
     """First (connecting) poll, then ``polls`` idle polls on the open connection."""
-    from sikm_mailbot.app import App, make_source, source_key
     from sikm_mailbot.config import load_settings
-    from sikm_mailbot.intake import Intake
+    from sikm_mailbot.intake.driver import Intake
+    from sikm_mailbot.wiring import App, make_source, source_key
 
     settings = load_settings(site / "config.toml")
     app = App(settings)

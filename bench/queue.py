@@ -96,8 +96,8 @@ def populate(url: str, n: int, seed: int = 7) -> dict[str, int]:
     """Fill a migrated store with ``n`` applications and their rows; return row counts."""
     from sqlalchemy import insert
 
-    from sikm_mailbot.db import open_store
-    from sikm_mailbot.models import (
+    from sikm_mailbot.store.db import open_store
+    from sikm_mailbot.store.models import (
         Application,
         Attachment,
         Counter,

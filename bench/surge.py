@@ -11,7 +11,7 @@ processes run one after the other on it:
 * floor: a plain imapclient loop (BODY.PEEK[] in batches of 20) that parses each
   mail (stdlib email) and opens every PDF, reading its page text (pypdfium2) and
   AcroForm fields (pdfminer), in-process, with no store, no sandbox, no replies;
-* ours: the real intake (sikm_mailbot.intake.Intake + ReadingPipeline over
+* ours: the real intake (sikm_mailbot.intake.driver.Intake + ReadingPipeline over
   ImapSource) until every mail is recorded, read, assessed, stored, answered in
   the outbox and moved to Processed.
 
@@ -119,11 +119,11 @@ def run_ours(site: Path) -> dict[str, Any]:
     from sqlalchemy import func
     from sqlmodel import Session, select
 
-    from sikm_mailbot.app import App, make_source, source_key
     from sikm_mailbot.config import load_settings
-    from sikm_mailbot.intake import Intake
-    from sikm_mailbot.models import Application, LedgerEntry, OutboxMessage
-    from sikm_mailbot.workdays import JAKARTA
+    from sikm_mailbot.domain.workdays import JAKARTA
+    from sikm_mailbot.intake.driver import Intake
+    from sikm_mailbot.store.models import Application, LedgerEntry, OutboxMessage
+    from sikm_mailbot.wiring import App, make_source, source_key
 
     settings = load_settings(site / "config.toml")
     moment = datetime(2020, 5, 20, 9, 0, tzinfo=JAKARTA)  # the corpus' "today"

@@ -3,7 +3,7 @@
 Two PDFs are published for applicants to download:
 
 * *Formulir Permohonan SIKM* — a fillable AcroForm whose field names are the keys of
-  :data:`sikm_mailbot.domain.FORM_LABELS` and whose printed labels are the labels, so a
+  :data:`sikm_mailbot.domain.vocabulary.FORM_LABELS` and whose printed labels are the labels, so a
   filled PDF, a printed-and-scanned copy and a form typed into an email all speak the same
   contract.
 * *Surat Pernyataan* — the statement letter (health and truth of the data) to sign.
@@ -22,7 +22,7 @@ from reportlab.lib.colors import Color, black
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen.canvas import Canvas
 
-from sikm_mailbot.domain import CATEGORY_NAMES_ID, FORM_LABELS
+from sikm_mailbot.domain.vocabulary import CATEGORY_NAMES_ID, FORM_LABELS
 
 APPLICATION_FILENAME = "formulir-permohonan-sikm.pdf"
 STATEMENT_FILENAME = "surat-pernyataan.pdf"

@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from sikm_mailbot.app import App, source_key
 from sikm_mailbot.config import Settings, load_settings
-from sikm_mailbot.intake import Intake
-from sikm_mailbot.models import Application, Attachment, LedgerEntry, OutboxMessage
-from sikm_mailbot.sources.base import Source
+from sikm_mailbot.intake.driver import Intake
+from sikm_mailbot.mail.sources.base import Source
+from sikm_mailbot.store.models import Application, Attachment, LedgerEntry, OutboxMessage
+from sikm_mailbot.wiring import App, source_key
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "emails"
 JAKARTA = ZoneInfo("Asia/Jakarta")

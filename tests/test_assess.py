@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sikm_mailbot.assess import RULES, assess, required_documents
-from sikm_mailbot.domain import FORM_LABELS, Problem
+from sikm_mailbot.domain.assess import RULES, assess, required_documents
+from sikm_mailbot.domain.vocabulary import FORM_LABELS, Problem
 
 TODAY = date(2020, 5, 20)
 

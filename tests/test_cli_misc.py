@@ -7,9 +7,9 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from sikm_mailbot.app import App
 from sikm_mailbot.config import Settings, load_settings
-from sikm_mailbot.models import OutboxMessage
+from sikm_mailbot.store.models import OutboxMessage
+from sikm_mailbot.wiring import App
 from tests.desk_helpers import make_site
 from tests.mailgen import simple_mail
 

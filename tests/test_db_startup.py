@@ -10,7 +10,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
-from sikm_mailbot import db
+from sikm_mailbot.store import db
 
 
 def _alembic_config(engine_url: str) -> Config:

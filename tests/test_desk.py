@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from sikm_mailbot.app import App
 from sikm_mailbot.config import load_settings
-from sikm_mailbot.decisions import REJECTION_CODES
-from sikm_mailbot.models import Application, Event, OutboxMessage
+from sikm_mailbot.desk.decisions import REJECTION_CODES
+from sikm_mailbot.store.models import Application, Event, OutboxMessage
+from sikm_mailbot.wiring import App
 from tests.desk_helpers import Site, make_site
 
 COMPLETE = {

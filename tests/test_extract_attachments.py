@@ -8,8 +8,8 @@ import zipfile
 import pytest
 from PIL import Image
 
-from sikm_mailbot.extract import Limits, Sandbox, classify, kind_from_name, sniff_type
-from sikm_mailbot.extract.attachments import read_attachment
+from sikm_mailbot.mail.extract import Limits, Sandbox, classify, kind_from_name, sniff_type
+from sikm_mailbot.mail.extract.attachments import read_attachment
 from tests.test_extract_samples import (
     APPLICANT,
     encrypt,

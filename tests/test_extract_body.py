@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sikm_mailbot.domain import FORM_LABELS
-from sikm_mailbot.extract.body import html_to_text, parse_fields, split_body
+from sikm_mailbot.domain.vocabulary import FORM_LABELS
+from sikm_mailbot.mail.extract.body import html_to_text, parse_fields, split_body
 
 # ---------------------------------------------------------------- parse_fields
 

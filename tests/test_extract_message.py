@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sikm_mailbot.extract import Limits, ReadMessage, Sandbox, read_message
+from sikm_mailbot.mail.extract import Limits, ReadMessage, Sandbox, read_message
 from tests.test_extract_samples import (
     APPLICANT,
     fillable_form_pdf,

@@ -16,7 +16,7 @@ from pypdf import PdfReader, PdfWriter
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
-from sikm_mailbot.domain import FORM_LABELS
+from sikm_mailbot.domain.vocabulary import FORM_LABELS
 
 APPLICANT = {
     "nama": "Sari Wulandari",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import resource
 import time
 
-from sikm_mailbot.extract import Limits, Sandbox
-from sikm_mailbot.extract.attachments import read_attachment
+from sikm_mailbot.mail.extract import Limits, Sandbox
+from sikm_mailbot.mail.extract.attachments import read_attachment
 from tests.test_extract_samples import bomb_pdf, text_pdf
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from sikm_mailbot.domain import FORM_LABELS, Category, DocKind, TripType
+from sikm_mailbot.domain.vocabulary import FORM_LABELS, Category, DocKind, TripType
 
 ROOT = Path(__file__).resolve().parent.parent
 EMAILS = ROOT / "fixtures" / "emails"

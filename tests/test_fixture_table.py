@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sikm_mailbot.sources.imap import ImapSource
-from sikm_mailbot.sources.maildir import MaildirSource
+from sikm_mailbot.mail.sources.imap import ImapSource
+from sikm_mailbot.mail.sources.maildir import MaildirSource
 from tests.fixture_table import check, fixture_names, run_fixture, site_settings
 from tests.mailgen import drop_into_maildir
 

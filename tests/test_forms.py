@@ -12,7 +12,7 @@ import pdfplumber
 import pytest
 from pypdf import PdfReader, PdfWriter
 
-from sikm_mailbot.domain import FORM_LABELS
+from sikm_mailbot.domain.vocabulary import FORM_LABELS
 from sikm_mailbot.forms import (
     APPLICATION_FILENAME,
     APPLICATION_SUBTITLE,

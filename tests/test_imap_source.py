@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from sikm_mailbot.sources.base import MessageRef, SourceError
-from sikm_mailbot.sources.imap import ImapSource
+from sikm_mailbot.mail.sources.base import MessageRef, SourceError
+from sikm_mailbot.mail.sources.imap import ImapSource
 from tests.dovecot import Dovecot, FlakyProxy, free_port
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from sikm_mailbot.app import App, make_source, source_key
 from sikm_mailbot.config import Settings, load_settings
-from sikm_mailbot.intake import Intake
-from sikm_mailbot.models import LedgerEntry
+from sikm_mailbot.intake.driver import Intake
+from sikm_mailbot.store.models import LedgerEntry
+from sikm_mailbot.wiring import App, make_source, source_key
 from tests.dovecot import Dovecot, FlakyProxy
 from tests.mailgen import simple_mail
 
@@ -101,7 +101,7 @@ def test_sigkill_between_record_and_move(tmp_path: Path, imap_inbox: Dovecot) ->
     script = textwrap.dedent(
         """
         import os, signal
-        from sikm_mailbot.sources.imap import ImapSource
+        from sikm_mailbot.mail.sources.imap import ImapSource
         ImapSource.finish = lambda self, ref, dest: os.kill(os.getpid(), signal.SIGKILL)
         from sikm_mailbot.cli import app
         app(["poll"])

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from sikm_mailbot.app import App, make_source, source_key
 from sikm_mailbot.config import load_settings
-from sikm_mailbot.intake import Intake
-from sikm_mailbot.models import LedgerEntry
+from sikm_mailbot.intake.driver import Intake
+from sikm_mailbot.store.models import LedgerEntry
+from sikm_mailbot.wiring import App, make_source, source_key
 from tests.mailgen import drop_into_maildir, simple_mail
 
 SIKM = [sys.executable, "-m", "sikm_mailbot.cli"]
@@ -120,7 +120,7 @@ def test_sigkill_after_record_before_move_loses_and_doubles_nothing(site: Path) 
     script = textwrap.dedent(
         """
         import os, signal
-        from sikm_mailbot.sources.maildir import MaildirSource
+        from sikm_mailbot.mail.sources.maildir import MaildirSource
         MaildirSource.finish = lambda self, ref, dest: os.kill(os.getpid(), signal.SIGKILL)
         from sikm_mailbot.cli import app
         app(["poll"])
@@ -172,7 +172,7 @@ def test_oversize_message_quarantined_without_reading(site: Path) -> None:
 
 
 def test_second_poller_refused_while_lease_held(site: Path) -> None:
-    from sikm_mailbot.lease import DbLease, LeaseHeld
+    from sikm_mailbot.store.lease import DbLease, LeaseHeld
 
     app = App(_settings(site))
     holder = DbLease(app.engine, "intake")
@@ -259,8 +259,8 @@ def test_reused_maildir_file_name_is_a_new_message(site: Path) -> None:
 def test_unreadable_mail_is_retried_then_quarantined_not_answered(
     site: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sikm_mailbot import pipeline
-    from sikm_mailbot.extract import ReadMessage
+    from sikm_mailbot.intake import pipeline
+    from sikm_mailbot.mail.extract import ReadMessage
 
     monkeypatch.setattr(
         pipeline, "read_message", lambda raw, limits: ReadMessage(defects=["ExtractionFailed:X"])
@@ -280,8 +280,8 @@ def test_unreadable_mail_is_retried_then_quarantined_not_answered(
 def test_quarantined_mail_can_be_read_again_after_a_fix(
     site: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sikm_mailbot import pipeline
-    from sikm_mailbot.extract import ReadMessage
+    from sikm_mailbot.intake import pipeline
+    from sikm_mailbot.mail.extract import ReadMessage
 
     real = pipeline.read_message
     monkeypatch.setattr(

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sikm_mailbot.nik import check_nik_against_form, mask_nik, nik_problems, parse_nik
+from sikm_mailbot.domain.nik import check_nik_against_form, mask_nik, nik_problems, parse_nik
 
 TODAY = date(2020, 5, 20)
 

@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sikm_mailbot.domain import FORM_LABELS
-from sikm_mailbot.normalize import (
+from sikm_mailbot.domain.normalize import (
     category_code,
     is_jakarta,
     normalize_email,
@@ -22,6 +21,7 @@ from sikm_mailbot.normalize import (
     sex_code,
     trip_type_code,
 )
+from sikm_mailbot.domain.vocabulary import FORM_LABELS
 
 # ----------------------------------------------------------------------- dates
 

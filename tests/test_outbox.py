@@ -12,8 +12,8 @@ import pytest
 from sqlmodel import Session, SQLModel, create_engine, select
 
 from sikm_mailbot.config import OfficeSettings, OutboxSettings
-from sikm_mailbot.models import Application, Event, OutboxMessage
-from sikm_mailbot.outbox import (
+from sikm_mailbot.outbox.compose import build_context
+from sikm_mailbot.outbox.core import (
     FileTransport,
     SmtpTransport,
     flush,
@@ -22,7 +22,7 @@ from sikm_mailbot.outbox import (
     retry_delay,
     retry_failed,
 )
-from sikm_mailbot.replies import build_context
+from sikm_mailbot.store.models import Application, Event, OutboxMessage
 from tests.smtp_server import (  # noqa: F401 - fixtures
     dropping_smtp_server,
     flaky_smtp_server,

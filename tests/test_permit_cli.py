@@ -19,10 +19,10 @@ import pytest
 from PIL import Image, ImageFilter
 from sqlmodel import Session, select
 
-from sikm_mailbot.app import App
-from sikm_mailbot.models import Event, Permit
 from sikm_mailbot.permits.issue import IssuedPermit
 from sikm_mailbot.permits.qr import make_qr_png
+from sikm_mailbot.store.models import Event, Permit
+from sikm_mailbot.wiring import App
 from tests.test_permit_issue import (
     BIRTH_PASSWORD,
     FIELDS,

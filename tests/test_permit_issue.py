@@ -21,15 +21,15 @@ from pypdfium2 import raw as pdfium_c
 from sqlmodel import Session, select
 from typer.testing import CliRunner, Result
 
-from sikm_mailbot.app import App
 from sikm_mailbot.cli import app as cli_app
-from sikm_mailbot.cli_permits import register
+from sikm_mailbot.cli.permits import register
 from sikm_mailbot.config import load_settings
-from sikm_mailbot.models import Application, Attachment, Permit
 from sikm_mailbot.permits.issue import IssuedPermit, PermitError, PermitIssuer
 from sikm_mailbot.permits.keys import KeyStore
 from sikm_mailbot.permits.pdf import check_pdf_signature, read_token_from_pdf
 from sikm_mailbot.permits.token import JAKARTA, verify_token
+from sikm_mailbot.store.models import Application, Attachment, Permit
+from sikm_mailbot.wiring import App
 
 # Real clock: pyHanko validates the signing certificate against the present time.
 NOW = datetime.now(UTC).replace(microsecond=0)

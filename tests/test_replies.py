@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from sikm_mailbot.config import OfficeSettings
-from sikm_mailbot.domain import DOC_NAMES_EN, DOC_NAMES_ID, STATUS_NAMES_ID, Problem
-from sikm_mailbot.models import Application
-from sikm_mailbot.replies import (
+from sikm_mailbot.domain.vocabulary import DOC_NAMES_EN, DOC_NAMES_ID, STATUS_NAMES_ID, Problem
+from sikm_mailbot.outbox.compose import (
     KINDS,
     REJECTION_REASONS,
     REQUIRED_DOCS,
@@ -21,6 +20,7 @@ from sikm_mailbot.replies import (
     format_date_id,
     render,
 )
+from sikm_mailbot.store.models import Application
 
 OFFICE = OfficeSettings()
 SEPARATOR = "------------- English -------------"
@@ -131,7 +131,7 @@ def test_unreadable_reasons_are_plain_words_with_fallback() -> None:
 
 
 def test_every_attachment_problem_code_of_the_pipeline_has_plain_words() -> None:
-    from sikm_mailbot.pipeline import _ATTACHMENT_MESSAGES
+    from sikm_mailbot.intake.pipeline import _ATTACHMENT_MESSAGES
 
     assert set(_ATTACHMENT_MESSAGES) <= set(UNREADABLE_REASONS)
 

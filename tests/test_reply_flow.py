@@ -10,9 +10,9 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from sikm_mailbot.app import App
 from sikm_mailbot.config import load_settings
-from sikm_mailbot.models import Application, LedgerEntry, OutboxMessage
+from sikm_mailbot.store.models import Application, LedgerEntry, OutboxMessage
+from sikm_mailbot.wiring import App
 from tests.desk_helpers import make_site
 from tests.dovecot import Dovecot
 from tests.fixture_table import FIXTURES, fixed_clock, fixture_names, raw, sidecar

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sikm_mailbot.triage import (
+from sikm_mailbot.mail.triage import (
     auth_failures,
     clean_subject,
     command_of,

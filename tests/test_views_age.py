@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from sikm_mailbot.views import age_working_hours
-from sikm_mailbot.workdays import JAKARTA, working_hours_between
+from sikm_mailbot.desk.queries import age_working_hours
+from sikm_mailbot.domain.workdays import JAKARTA, working_hours_between
 
 
 def test_agrees_with_the_day_walk_on_random_instants() -> None:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sikm_mailbot.workdays import (
+from sikm_mailbot.domain.workdays import (
     JAKARTA,
     add_working_days,
     due_date,

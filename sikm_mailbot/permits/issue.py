@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session, func, select
 
-from ..config import Settings
-from ..domain import Category, DocKind, TripType
-from ..filestore import FileStore
-from ..models import Application, Attachment, Permit
-from ..normalize import category_code, normalize_name, parse_date, trip_type_code
+from sikm_mailbot.config import Settings
+from sikm_mailbot.domain.normalize import category_code, normalize_name, parse_date, trip_type_code
+from sikm_mailbot.domain.vocabulary import Category, DocKind, TripType
+from sikm_mailbot.store.files import FileStore
+from sikm_mailbot.store.models import Application, Attachment, Permit
+
 from .keys import KeyStore, KeyStoreError
 from .token import JAKARTA, issue_token
 

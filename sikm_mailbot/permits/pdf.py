@@ -35,7 +35,8 @@ from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen import canvas
 
-from ..domain import CATEGORY_NAMES_EN, CATEGORY_NAMES_ID
+from sikm_mailbot.domain.vocabulary import CATEGORY_NAMES_EN, CATEGORY_NAMES_ID
+
 from .base45 import ALPHABET
 from .qr import make_qr_png
 from .token import DEFAULT_ISSUER, JAKARTA, MAX_TOKEN_CHARS, PREFIX, PermitClaims

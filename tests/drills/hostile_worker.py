@@ -18,12 +18,12 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from sqlmodel import Session, select
 
-from sikm_mailbot.app import App, make_source, source_key
 from sikm_mailbot.config import load_settings
-from sikm_mailbot.extract.sandbox import shared_sandbox
-from sikm_mailbot.intake import Intake
-from sikm_mailbot.ledger import dedupe_key, summarize_headers
-from sikm_mailbot.models import LedgerEntry
+from sikm_mailbot.intake.driver import Intake
+from sikm_mailbot.sandbox import shared_sandbox
+from sikm_mailbot.store.ledger import dedupe_key, summarize_headers
+from sikm_mailbot.store.models import LedgerEntry
+from sikm_mailbot.wiring import App, make_source, source_key
 from tests.drills.common import FIXTURES, check_sqlite, realmail, rss_kib, tag
 from tests.drills.hostile import messages, mutate, shrink
 from tests.fixture_table import fixed_clock

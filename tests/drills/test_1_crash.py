@@ -28,11 +28,11 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from sikm_mailbot.app import App, make_source, source_key
 from sikm_mailbot.config import load_settings
-from sikm_mailbot.intake import Intake
-from sikm_mailbot.models import Application, Event, LedgerEntry, OutboxMessage
-from sikm_mailbot.outbox import FileTransport
+from sikm_mailbot.intake.driver import Intake
+from sikm_mailbot.outbox.core import FileTransport
+from sikm_mailbot.store.models import Application, Event, LedgerEntry, OutboxMessage
+from sikm_mailbot.wiring import App, make_source, source_key
 from tests.dovecot import Dovecot
 from tests.drills.common import (
     FIXTURES,

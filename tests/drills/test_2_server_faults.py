@@ -22,11 +22,11 @@ import pytest
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from sikm_mailbot.app import App, make_source, source_key
 from sikm_mailbot.cli import app as cli_app
 from sikm_mailbot.config import Settings, load_settings
-from sikm_mailbot.intake import Intake
-from sikm_mailbot.models import LedgerEntry, OutboxMessage
+from sikm_mailbot.intake.driver import Intake
+from sikm_mailbot.store.models import LedgerEntry, OutboxMessage
+from sikm_mailbot.wiring import App, make_source, source_key
 from tests.dovecot import Dovecot, FlakyProxy
 from tests.drills.common import (
     FIXTURES,

@@ -25,9 +25,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from sikm_mailbot.app import App
 from sikm_mailbot.config import load_settings
-from sikm_mailbot.models import Attachment, LedgerEntry
+from sikm_mailbot.store.models import Attachment, LedgerEntry
+from sikm_mailbot.wiring import App
 from tests.drills.common import EVIDENCE, Worker, check_sqlite, drill_seed, percentile, rss_kib
 from tests.drills.hostile import hostile_files, slow_pdf
 from tests.drills.hostile_worker import (

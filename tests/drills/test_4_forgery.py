@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from sikm_mailbot.app import App
 from sikm_mailbot.config import load_settings
-from sikm_mailbot.models import Application, Event, LedgerEntry, OutboxMessage
 from sikm_mailbot.permits.issue import IssuedPermit, PermitIssuer
+from sikm_mailbot.store.models import Application, Event, LedgerEntry, OutboxMessage
+from sikm_mailbot.wiring import App
 from tests.desk_helpers import Site, make_site
 from tests.drills.common import EVIDENCE
 from tests.mailgen import simple_mail

@@ -1,0 +1,5 @@
+"""``python -m sikm_mailbot.cli``."""
+
+from sikm_mailbot.cli.main import app
+
+app()
