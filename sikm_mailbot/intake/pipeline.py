@@ -12,7 +12,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, or_
@@ -30,6 +29,7 @@ from sikm_mailbot.mail.dsn import dsn_action
 from sikm_mailbot.mail.extract import Limits, ReadAttachment, ReadMessage, read_message
 from sikm_mailbot.outbox.compose import build_context
 from sikm_mailbot.outbox.core import queue_reply
+from sikm_mailbot.resources import blank_forms
 from sikm_mailbot.store import ledger
 from sikm_mailbot.store.audit import record_event
 from sikm_mailbot.store.files import FileStore
@@ -38,7 +38,6 @@ from sikm_mailbot.store.models import utcnow as _utcnow
 
 log = logging.getLogger(__name__)
 
-FORMS_DIR = Path(__file__).resolve().parents[2] / "templates" / "forms"
 
 # Words that show a mail is about this service, for mail with no form and no documents.
 _SERVICE_WORDS = ("sikm", "izin keluar", "surat izin", "formulir", "permohonan", "keluar masuk")
@@ -596,11 +595,7 @@ class ReadingPipeline:
         return Outcome(ledger.STAGE_DONE, "status_request", application_id=app.id)
 
     def _forms_reply(self, session: Session, entry: LedgerEntry, read: ReadMessage) -> Outcome:
-        files = [
-            (p.name, "application/pdf", p.read_bytes()) for p in sorted(FORMS_DIR.glob("*.pdf"))
-        ]
-        if not files:  # a broken install: fail loudly (retried, then shunted), never mail empty
-            raise RuntimeError(f"no blank forms in {FORMS_DIR}: run `python -m sikm_mailbot.forms`")
+        files = [(name, "application/pdf", data) for name, data in blank_forms()]
         self._reply(
             session,
             entry,

@@ -30,9 +30,8 @@ from sikm_mailbot.domain.vocabulary import (
     Category,
     DocKind,
 )
+from sikm_mailbot.resources import email_templates_dir
 from sikm_mailbot.store.models import Application
-
-TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "email"
 
 KINDS: tuple[str, ...] = (
     "ack",
@@ -473,7 +472,7 @@ def build_context(
 
 def _environment(template_dir: Path | None, *, html: bool) -> Environment:
     search = [str(template_dir)] if template_dir else []
-    search.append(str(TEMPLATE_DIR))
+    search.append(str(email_templates_dir()))
     return Environment(
         loader=FileSystemLoader(search),
         autoescape=html,
