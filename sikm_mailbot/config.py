@@ -15,10 +15,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from sikm_mailbot.errors import UsageError
+
 DEFAULT_CONFIG_NAME = "config.toml"
 
 
-class ConfigError(Exception):
+class ConfigError(UsageError):
     """The configuration cannot be used; the message names the key and the problem."""
 
 

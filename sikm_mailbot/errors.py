@@ -1,12 +1,41 @@
 """One base for the bot's own errors, and precise kinds under it.
 
 Messages say what went wrong in words a person can act on; they never name a CLI
-flag (the CLI adds that). The CLI maps each kind to an exit code in one place.
+flag (the CLI adds that). The CLI maps each kind to an exit code in one place:
+``UsageError`` → 2, every other ``SikmError`` → 1.
 """
 
 
 class SikmError(Exception):
     """Anything the bot itself reports as a failure."""
+
+
+class UsageError(SikmError):
+    """The request or the configuration is wrong: fix it and ask again."""
+
+
+class RefusedError(SikmError):
+    """A valid request that cannot be done in the current state (wrong status, busy)."""
+
+
+class BusyError(RefusedError):
+    """Another process holds the lease for this job right now."""
+
+
+class ExtractionError(SikmError):
+    """A mail or a file could not be read."""
+
+
+class SourceError(SikmError):
+    """The mail source (IMAP server or Maildir) failed; the operation may be retried."""
+
+
+class DeliveryError(SikmError):
+    """A reply could not be handed to the mail server."""
+
+
+class PermitError(SikmError):
+    """A permit could not be issued, signed or verified as asked."""
 
 
 class InstallError(SikmError):

@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 from sikm_mailbot.config import Settings
 from sikm_mailbot.domain.vocabulary import DocKind, Status
 from sikm_mailbot.domain.workdays import due_date
+from sikm_mailbot.errors import RefusedError
 from sikm_mailbot.outbox.compose import REJECTION_REASONS, build_context
 from sikm_mailbot.outbox.core import queue_reply
 from sikm_mailbot.store.audit import BOT, record_event
@@ -64,7 +65,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 REJECTION_CODES = tuple(REJECTION_REASONS)
 
 
-class Refused(Exception):
+class Refused(RefusedError):
     """The change is not allowed now; the message says why (exit 1 at the CLI)."""
 
 

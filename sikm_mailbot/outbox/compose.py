@@ -30,6 +30,7 @@ from sikm_mailbot.domain.vocabulary import (
     Category,
     DocKind,
 )
+from sikm_mailbot.errors import SikmError
 from sikm_mailbot.resources import email_templates_dir
 from sikm_mailbot.store.models import Application
 
@@ -253,7 +254,7 @@ _MONTHS_EN = [
 ]
 
 
-class ReplyError(Exception):
+class ReplyError(SikmError):
     """A reply cannot be rendered (unknown kind, missing template, missing value)."""
 
 

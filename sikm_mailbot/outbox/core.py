@@ -49,6 +49,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from sikm_mailbot.config import OfficeSettings, OutboxSettings
+from sikm_mailbot.errors import DeliveryError as BaseDeliveryError
 from sikm_mailbot.outbox.compose import render
 from sikm_mailbot.store.audit import record_event
 from sikm_mailbot.store.models import OutboxMessage, utcnow
@@ -252,7 +253,7 @@ def queue_reply(
 # --------------------------------------------------------------------------- transports
 
 
-class DeliveryError(Exception):
+class DeliveryError(BaseDeliveryError):
     """Delivery of one message failed; ``reason`` is what the server or system said."""
 
     def __init__(self, reason: str) -> None:

@@ -19,6 +19,7 @@ from sqlmodel import Session, func, select
 from sikm_mailbot.config import Settings
 from sikm_mailbot.domain.normalize import category_code, normalize_name, parse_date, trip_type_code
 from sikm_mailbot.domain.vocabulary import Category, DocKind, TripType
+from sikm_mailbot.errors import PermitError as BasePermitError
 from sikm_mailbot.store.files import FileStore
 from sikm_mailbot.store.models import Application, Attachment, Permit
 
@@ -36,7 +37,7 @@ PASSWORD_HINT = (
 )
 
 
-class PermitError(Exception):
+class PermitError(BasePermitError):
     """A permit cannot be issued; the message says what to do about it."""
 
 

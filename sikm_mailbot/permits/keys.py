@@ -43,6 +43,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from cryptography.x509.oid import NameOID
 
+from sikm_mailbot.errors import UsageError
+
 INDEX_FILE = "keys.json"
 SIGNING_VALIDITY = timedelta(days=5 * 365)
 CHECKPOINT_VALIDITY = timedelta(days=365)
@@ -53,11 +55,11 @@ KeyKind = Literal["signing", "checkpoint"]
 KeyStatus = Literal["active", "retired"]
 
 
-class KeyStoreError(Exception):
+class KeyStoreError(UsageError):
     """The key store is missing, damaged, locked, or asked to do something it refuses."""
 
 
-class TrustListError(Exception):
+class TrustListError(UsageError):
     """A trust list file cannot be read or is inconsistent."""
 
 

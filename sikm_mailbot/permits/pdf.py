@@ -36,6 +36,7 @@ from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen import canvas
 
 from sikm_mailbot.domain.vocabulary import CATEGORY_NAMES_EN, CATEGORY_NAMES_ID
+from sikm_mailbot.errors import PermitError
 
 from .base45 import ALPHABET
 from .qr import make_qr_png
@@ -50,7 +51,7 @@ MAX_PHOTO_PIXELS = 40_000_000
 TRIP_NAMES = {"single": ("Sekali perjalanan", "Single trip"), "multiple": ("Berulang", "Multiple")}
 
 
-class PermitPdfError(Exception):
+class PermitPdfError(PermitError):
     """The permit PDF cannot be built, signed or read as asked (the message says why)."""
 
 

@@ -27,6 +27,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
+from sikm_mailbot.errors import UsageError
+
 from .keys import TrustList
 from .token import MAX_TOKEN_CHARS, PREFIX, Verdict, verify_token
 
@@ -55,7 +57,7 @@ FILE_MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
-class VerifyInputError(ValueError):
+class VerifyInputError(UsageError, ValueError):
     """``arg`` is neither a readable file nor a permit token (a usage error, not a verdict)."""
 
 

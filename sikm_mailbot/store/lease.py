@@ -18,10 +18,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from sikm_mailbot.errors import BusyError
 from sikm_mailbot.store.models import Lease, utcnow
 
 
-class LeaseHeld(Exception):
+class LeaseHeld(BusyError):
     """Another process holds the lease; the message says who."""
 
 

@@ -6,10 +6,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from sikm_mailbot.errors import SourceError as BaseSourceError
+
 Destination = Literal["processed", "quarantine"]
 
 
-class SourceError(Exception):
+class SourceError(BaseSourceError):
     """A source could not be read or changed; the message says what and where."""
 
 
