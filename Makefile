@@ -4,10 +4,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format system-deps forms fixtures clean
+.PHONY: run test lint format system-deps forms fixtures wheel clean
 
+# The egg-info is a leftover of the former setuptools build: on sys.path through the
+# checkout, importlib.metadata would read a stale version from it.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+	rm -rf sikm_mailbot.egg-info
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
@@ -19,6 +22,7 @@ system-deps:
 	./scripts/install-system-deps.sh
 
 ## make test: install what the tests need (Dovecot included) and run lint + the whole suite
+## (tests/test_wheel.py installs the built wheel into a fresh venv: needs PyPI or pip's cache)
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
@@ -29,5 +33,9 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
 
+## make wheel: the installable wheel (templates and migrations inside) in dist/
+wheel: $(STAMP)
+	$(BIN)/python -m build --wheel --outdir dist .
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache dist sikm_mailbot.egg-info
