@@ -1,9 +1,12 @@
-"""A child process that parses untrusted PDFs and images under resource limits.
+"""The one resource-limited child process that parses untrusted files.
 
-The parent (`Sandbox`) runs `python -m sikm_mailbot.sandbox MEMORY CPU`
-and talks to it over its stdin/stdout with length-prefixed frames: a JSON
-request header, the file bytes, then a JSON reply. JSON, not pickle, so a
-subverted child cannot run code in the parent.
+Attachment reading (``mail/extract``) and permit verification (``permits/verify``)
+hand untrusted bytes to a named job (``sandbox_child.JOBS``: "read_pdf",
+"read_image", "verify_pdf", "verify_image") and get JSON back. The parent
+(:class:`Sandbox`) runs ``python -m sikm_mailbot.sandbox_child MEMORY CPU`` and
+talks to it over its stdin/stdout with length-prefixed frames: a JSON request
+header, the file bytes, then a JSON reply. JSON, not pickle, so a subverted child
+cannot run code in the parent.
 
 Isolation: the child sets RLIMIT_AS once (memory) and, before each job, a
 RLIMIT_CPU soft limit of "CPU used so far + the per-job budget" (SIGXCPU ends
@@ -24,16 +27,41 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from sikm_mailbot.mail.extract.model import Limits
-
+from typing import Any, Protocol
 
 _LEN = struct.Struct(">I")
 MAX_REPLY_BYTES = 16 * 1024 * 1024
 RECYCLE_AFTER_JOBS = 200  # bound slow leaks in the long-lived worker
+
+
+@dataclass(frozen=True)
+class ChildLimits:
+    """What one job in the child may use: memory, CPU time, and wall-clock time."""
+
+    memory_bytes: int = 768 * 1024 * 1024  # RLIMIT_AS of the whole worker
+    cpu_seconds: int = 15  # per job
+    timeout: float = 20.0  # wall clock per job, enforced by the parent
+
+
+class HasChildLimits(Protocol):
+    """Anything that carries child limits (``mail.extract.Limits`` does)."""
+
+    @property
+    def child(self) -> ChildLimits: ...
+
+
+def child_limits(limits: ChildLimits | HasChildLimits | None) -> ChildLimits:
+    """The ChildLimits in ``limits`` (the defaults for None)."""
+    if limits is None:
+        return ChildLimits()
+    return limits if isinstance(limits, ChildLimits) else limits.child
+
+
+# ---------------------------------------------------------------- framing (both sides)
+# The child reads and writes blocking descriptors (no deadline); the parent uses
+# non-blocking ones with a deadline, so a stuck child cannot stall it.
 
 
 class _Timeout(Exception):
@@ -44,21 +72,78 @@ class _ChildGone(Exception):
     pass
 
 
+def _wait(fd: int, *, write: bool, deadline: float | None) -> None:
+    """Block until ``fd`` is ready, or raise _Timeout at ``deadline`` (None: no wait)."""
+    if deadline is None:
+        return
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise _Timeout
+    if write:
+        ready = select.select([], [fd], [], remaining)[1]
+    else:
+        ready = select.select([fd], [], [], remaining)[0]
+    if not ready:
+        raise _Timeout
+
+
+def read_exact(fd: int, n: int, deadline: float | None = None) -> bytes | None:
+    """``n`` bytes from ``fd``, or None at end of file. A deadline needs a non-blocking fd."""
+    buf = bytearray()
+    while len(buf) < n:
+        _wait(fd, write=False, deadline=deadline)
+        try:
+            chunk = os.read(fd, min(n - len(buf), 1 << 20))
+        except BlockingIOError:
+            continue
+        if not chunk:
+            return None
+        buf += chunk
+    return bytes(buf)
+
+
+def read_frame(fd: int, limit: int | None = None, deadline: float | None = None) -> bytes | None:
+    """One length-prefixed frame, or None at end of file or when over ``limit`` bytes."""
+    head = read_exact(fd, _LEN.size, deadline)
+    if head is None:
+        return None
+    (size,) = _LEN.unpack(head)
+    if limit is not None and size > limit:
+        return None
+    return read_exact(fd, size, deadline)
+
+
+def write_all(fd: int, payload: bytes, deadline: float | None = None) -> None:
+    """Write all of ``payload``; a deadline needs a non-blocking fd."""
+    view = memoryview(payload)
+    while view:
+        _wait(fd, write=True, deadline=deadline)
+        try:
+            view = view[os.write(fd, view[: 1 << 16]) :]
+        except BlockingIOError:
+            continue
+
+
+def frame(payload: bytes) -> bytes:
+    """``payload`` with its 4-byte big-endian length in front."""
+    return _LEN.pack(len(payload)) + payload
+
+
+# ---------------------------------------------------------------- the parent
+
+
 class Sandbox:
     """A reusable, resource-limited worker process for untrusted parsing.
 
     `run()` never raises: it returns the child's JSON reply, or
     `{"ok": False, "error": reason}` when the child timed out, died or hit a
     limit. Thread-safe (jobs are serialised). Use as a context manager or call
-    `close()`.
+    `close()`. ``limits`` is a ChildLimits, or anything with a ``child``
+    attribute holding one (such as ``mail.extract.Limits``).
     """
 
-    def __init__(self, limits: Limits | None = None) -> None:
-        if limits is None:
-            from sikm_mailbot.mail.extract.model import Limits
-
-            limits = Limits()
-        self.limits = limits
+    def __init__(self, limits: ChildLimits | HasChildLimits | None = None) -> None:
+        self.limits = child_limits(limits)
         self._proc: subprocess.Popen[bytes] | None = None
         self._jobs = 0
         self._lock = threading.Lock()
@@ -67,16 +152,18 @@ class Sandbox:
     # -- lifecycle
 
     def _start(self) -> subprocess.Popen[bytes]:
+        # The checkout (or site-packages) first on the path, so the child finds this package.
         root = str(Path(__file__).resolve().parents[1])
         env = dict(os.environ)
-        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if "PYTHONPATH" in env else "")
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        limits = self.limits
         proc = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
-                "sikm_mailbot.sandbox",
-                str(self.limits.child_memory_bytes),
-                str(self.limits.child_cpu_seconds),
+                "sikm_mailbot.sandbox_child",
+                str(limits.memory_bytes),
+                str(limits.cpu_seconds),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -133,11 +220,12 @@ class Sandbox:
     # -- jobs
 
     def run(
-        self, op: str, data: bytes, *, timeout: float | None = None, **options: Any
+        self, job: str, data: bytes, *, timeout: float | None = None, **options: Any
     ) -> dict[str, Any]:
-        """Run job `op` ("pdf", "image", "ping", …) on `data` in the worker.
+        """Run ``job`` (a ``sandbox_child.JOBS`` name) on ``data`` in the worker.
 
-        `timeout` shortens the wall-clock limit for this job (never lengthens it).
+        ``options`` (JSON-ready) are the job function's keyword arguments.
+        ``timeout`` shortens the wall-clock limit for this job (never lengthens it).
         """
         with self._lock:
             proc = self._proc
@@ -147,79 +235,36 @@ class Sandbox:
                     proc = self._start()
                 except OSError as exc:
                     return {"ok": False, "error": f"sandbox could not start ({exc.strerror})"}
-            limit = self.limits.child_timeout
+            limit = self.limits.timeout
             timeout = limit if timeout is None else max(0.0, min(limit, timeout))
             deadline = time.monotonic() + timeout
-            header = json.dumps({"op": op, **options}).encode()
+            header = json.dumps({"job": job, "options": options}).encode()
+            assert proc.stdin is not None and proc.stdout is not None
             try:
-                self._send(proc, _LEN.pack(len(header)) + header + _LEN.pack(len(data)), deadline)
-                self._send(proc, data, deadline)
-                reply = self._recv(proc, deadline)
+                write_all(proc.stdin.fileno(), frame(header) + _LEN.pack(len(data)), deadline)
+                write_all(proc.stdin.fileno(), data, deadline)
+                reply = read_frame(proc.stdout.fileno(), MAX_REPLY_BYTES, deadline)
+                if reply is None:
+                    raise _ChildGone
             except _Timeout:
                 self._stop(kill=True)
                 return {"ok": False, "error": f"timed out after {timeout:g} s"}
-            except (_ChildGone, OSError):
+            except (_ChildGone, OSError):  # BrokenPipeError and friends: it died mid-job
                 return {"ok": False, "error": _death_reason(self._stop(kill=True))}
             self._jobs += 1
-            try:
-                result = json.loads(reply)
-            except ValueError:
-                self._stop(kill=True)
-                return {"ok": False, "error": "sandbox sent a malformed reply"}
-            if not isinstance(result, dict):
-                self._stop(kill=True)
-                return {"ok": False, "error": "sandbox sent a malformed reply"}
-            if result.pop("exit", False):
-                self._stop(kill=False)
-            return result
+            return self._reply(reply)
 
-    @staticmethod
-    def _send(proc: subprocess.Popen[bytes], payload: bytes, deadline: float) -> None:
-        assert proc.stdin is not None
-        fd = proc.stdin.fileno()
-        view = memoryview(payload)
-        while view:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise _Timeout
-            _, writable, _ = select.select([], [fd], [], remaining)
-            if not writable:
-                raise _Timeout
-            try:
-                sent = os.write(fd, view[: 1 << 16])
-            except BlockingIOError:
-                continue
-            except (BrokenPipeError, ConnectionResetError) as exc:
-                raise _ChildGone from exc
-            view = view[sent:]
-
-    @staticmethod
-    def _recv(proc: subprocess.Popen[bytes], deadline: float) -> bytes:
-        assert proc.stdout is not None
-        fd = proc.stdout.fileno()
-
-        def exact(n: int) -> bytes:
-            buf = bytearray()
-            while len(buf) < n:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise _Timeout
-                readable, _, _ = select.select([fd], [], [], remaining)
-                if not readable:
-                    raise _Timeout
-                try:
-                    chunk = os.read(fd, min(n - len(buf), 1 << 20))
-                except BlockingIOError:
-                    continue
-                if not chunk:
-                    raise _ChildGone
-                buf += chunk
-            return bytes(buf)
-
-        (size,) = _LEN.unpack(exact(_LEN.size))
-        if size > MAX_REPLY_BYTES:
-            raise _ChildGone
-        return exact(size)
+    def _reply(self, reply: bytes) -> dict[str, Any]:
+        try:
+            result = json.loads(reply)
+        except ValueError:
+            result = None
+        if not isinstance(result, dict):
+            self._stop(kill=True)
+            return {"ok": False, "error": "sandbox sent a malformed reply"}
+        if result.pop("exit", False):
+            self._stop(kill=False)
+        return result
 
 
 def _death_reason(returncode: int | None) -> str:
@@ -241,16 +286,17 @@ def _death_reason(returncode: int | None) -> str:
 
 # ---------------------------------------------------------------- shared workers
 
-_shared: dict[Limits, Sandbox] = {}
+_shared: dict[ChildLimits, Sandbox] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_sandbox(limits: Limits) -> Sandbox:
+def shared_sandbox(limits: ChildLimits | HasChildLimits | None = None) -> Sandbox:
     """The process-wide worker for these limits (started lazily, closed at exit)."""
+    key = child_limits(limits)
     with _shared_lock:
-        box = _shared.get(limits)
+        box = _shared.get(key)
         if box is None:
-            box = _shared[limits] = Sandbox(limits)
+            box = _shared[key] = Sandbox(key)
         return box
 
 
@@ -262,121 +308,3 @@ def close_shared_sandboxes() -> None:
         _shared.clear()
     for box in boxes:
         box.close()
-
-
-# ---------------------------------------------------------------- the child
-
-
-class _CpuLimit(BaseException):
-    """Raised in the child by SIGXCPU (BaseException: parsers' `except Exception` miss it)."""
-
-
-def _read_frame(fd: int) -> bytes | None:
-    def exact(n: int) -> bytes | None:
-        buf = bytearray()
-        while len(buf) < n:
-            chunk = os.read(fd, min(n - len(buf), 1 << 20))
-            if not chunk:
-                return None
-            buf += chunk
-        return bytes(buf)
-
-    head = exact(_LEN.size)
-    if head is None:
-        return None
-    return exact(_LEN.unpack(head)[0])
-
-
-def _clean(obj: Any) -> Any:
-    """Strings safe for JSON/UTF-8/databases: no NULs, no lone surrogates."""
-    if isinstance(obj, str):
-        return obj.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
-    if isinstance(obj, dict):
-        return {_clean(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    return obj
-
-
-def _dispatch(header: dict[str, Any], data: bytes) -> dict[str, Any]:
-    op = header.get("op")
-    if op == "pdf":
-        from sikm_mailbot.mail.extract.form_pdf import read_pdf
-
-        return read_pdf(data, int(header.get("max_pages", 20)))
-    if op == "image":
-        from sikm_mailbot.mail.extract.images import read_image
-
-        return read_image(data, int(header.get("max_pixels", 40_000_000)))
-    if op == "ping":
-        return {"ok": True, "pid": os.getpid()}
-    if op == "test_burn_cpu":  # for the limit tests
-        while True:
-            pass
-    if op == "test_alloc":  # for the limit tests
-        hog = bytearray(int(header.get("bytes", 0)))
-        return {"ok": True, "size": len(hog)}
-    return {"ok": False, "error": f"unknown job {op!r}"}
-
-
-def _child_main(argv: list[str]) -> None:
-    import logging
-    import resource
-
-    memory, cpu = int(argv[0]), int(argv[1])
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    # Keep the protocol on private descriptors; a library printing to stdout must
-    # not corrupt a frame.
-    proto_in, proto_out = os.dup(0), os.dup(1)
-    devnull = os.open(os.devnull, os.O_RDWR)
-    os.dup2(devnull, 0)
-    os.dup2(devnull, 1)
-    sys.stdout = sys.stderr
-    logging.disable(logging.CRITICAL)
-
-    def on_xcpu(signum: int, frame: object) -> None:
-        raise _CpuLimit
-
-    signal.signal(signal.SIGXCPU, on_xcpu)
-    # Import the parsers once, before the first job, so jobs are fast.
-    import pdfminer.pdfdocument  # noqa: F401
-    import PIL.Image
-    import pypdfium2  # noqa: F401
-    from PIL import JpegImagePlugin, PngImagePlugin, WebPImagePlugin  # noqa: F401
-
-    PIL.Image.init()
-
-    from sikm_mailbot.mail.extract import form_pdf, images  # noqa: F401
-
-    while True:
-        frame = _read_frame(proto_in)
-        data = _read_frame(proto_in) if frame is not None else None
-        if frame is None or data is None:
-            return
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        soft = int(usage.ru_utime + usage.ru_stime) + cpu + 1
-        resource.setrlimit(resource.RLIMIT_CPU, (soft, resource.RLIM_INFINITY))
-        try:
-            result = _dispatch(json.loads(frame), data)
-        except MemoryError:
-            result = {"ok": False, "error": "memory limit exceeded", "exit": True}
-        except _CpuLimit:
-            result = {"ok": False, "error": "CPU time limit exceeded", "exit": True}
-        except RecursionError:
-            result = {"ok": False, "error": "structure nested too deeply", "exit": True}
-        except Exception as exc:  # noqa: BLE001
-            result = {"ok": False, "error": f"parser failed ({type(exc).__name__})"}
-        finally:
-            resource.setrlimit(resource.RLIMIT_CPU, (resource.RLIM_INFINITY,) * 2)
-        del data
-        reply = json.dumps(_clean(result), ensure_ascii=False).encode("utf-8", "replace")
-        os.write(proto_out, _LEN.pack(len(reply)))
-        view = memoryview(reply)
-        while view:
-            view = view[os.write(proto_out, view) :]
-        if result.get("exit"):
-            os._exit(0)
-
-
-if __name__ == "__main__":
-    _child_main(sys.argv[1:])

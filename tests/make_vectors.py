@@ -23,15 +23,8 @@ from zoneinfo import ZoneInfo
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from sikm_mailbot.permits.keys import (
-    CheckpointKey,
-    Signer,
-    TrustedSigner,
-    TrustList,
-    checkpoint_kid,
-    make_certificate,
-    signing_kid,
-)
+from sikm_mailbot.permits.certificates import checkpoint_kid, make_certificate, signing_kid
+from sikm_mailbot.permits.keys import CheckpointKey, Signer
 from sikm_mailbot.permits.token import (
     PermitClaims,
     encode_claims,
@@ -39,6 +32,7 @@ from sikm_mailbot.permits.token import (
     sign1,
     to_text,
 )
+from sikm_mailbot.permits.trust import TrustedSigner, TrustList
 
 VECTOR_PATH = Path(__file__).parent / "vectors" / "permit_token_v1.json"
 WARNING = "TEST KEYS - PUBLIC TEST VECTORS - NEVER USE FOR REAL PERMITS"

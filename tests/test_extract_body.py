@@ -6,7 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sikm_mailbot.domain.vocabulary import FORM_LABELS
-from sikm_mailbot.mail.extract.body import html_to_text, parse_fields, split_body
+from sikm_mailbot.mail.extract.body import split_body
+from sikm_mailbot.mail.extract.fields import parse_fields
+from sikm_mailbot.mail.extract.html_text import html_to_text
 
 # ---------------------------------------------------------------- parse_fields
 

@@ -18,7 +18,7 @@ def test_worker_is_reused_across_jobs() -> None:
     with Sandbox(Limits()) as box:
         first = box.run("ping", b"")
         for _ in range(5):
-            assert box.run("pdf", text_pdf(["SURAT TUGAS"]), max_pages=5)["ok"]
+            assert box.run("read_pdf", text_pdf(["SURAT TUGAS"]), max_pages=5)["ok"]
         assert box.run("ping", b"")["pid"] == first["pid"]
         assert box.starts == 1
 
@@ -64,8 +64,8 @@ def test_cpu_limit_ends_the_job() -> None:
 
 def test_memory_limit_is_a_typed_error() -> None:
     with Sandbox(Limits(child_memory_bytes=400 * 1024 * 1024)) as box:
-        assert box.run("test_alloc", b"", bytes=10 * 1024 * 1024)["ok"]
-        result = box.run("test_alloc", b"", bytes=600 * 1024 * 1024)
+        assert box.run("test_alloc", b"", size=10 * 1024 * 1024)["ok"]
+        result = box.run("test_alloc", b"", size=600 * 1024 * 1024)
         assert result == {"ok": False, "error": "memory limit exceeded"}
         assert box.run("ping", b"")["ok"]
 

@@ -8,18 +8,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sikm_mailbot.domain.normalize import (
+from sikm_mailbot.domain.codes import (
     category_code,
     is_jakarta,
-    normalize_email,
-    normalize_fields,
-    normalize_name,
-    normalize_phone,
-    parse_date,
     relation_code,
     sector_code,
     sex_code,
     trip_type_code,
+)
+from sikm_mailbot.domain.dates import parse_date
+from sikm_mailbot.domain.normalize import (
+    normalize_email,
+    normalize_fields,
+    normalize_name,
+    normalize_phone,
 )
 from sikm_mailbot.domain.vocabulary import FORM_LABELS
 

@@ -14,8 +14,9 @@ import pytest
 
 from sikm_mailbot.domain.normalize import normalize_fields
 from sikm_mailbot.mail.extract import Limits, ReadMessage, Sandbox, read_message
-from sikm_mailbot.mail.extract.attachments import kind_from_text
-from sikm_mailbot.mail.extract.body import parse_fields, unflow
+from sikm_mailbot.mail.extract.body import unflow
+from sikm_mailbot.mail.extract.doc_kinds import kind_from_text
+from sikm_mailbot.mail.extract.fields import parse_fields
 from tests.desk_helpers import make_site
 from tests.mailgen import simple_mail
 

@@ -1,5 +1,10 @@
 """Normalise what citizens type into the form: names, dates, phones, codes.
 
+Dates are read by :mod:`~sikm_mailbot.domain.dates`, words such as the category by
+:mod:`~sikm_mailbot.domain.codes` (both re-exported here); this module reads
+phones, emails, names and NIK text, and turns a whole form into values and
+problems.
+
 Every normaliser is idempotent (normalising a normalised value changes nothing)
 and never raises. A value that cannot be read is kept as typed (trimmed) so the
 officer sees it, and a Problem says which field and why.
@@ -22,16 +27,35 @@ Interpretations (the contract leaves these open):
 from __future__ import annotations
 
 import re
-from datetime import date
 from email.utils import parseaddr
 
-from sikm_mailbot.domain.vocabulary import (
-    CATEGORY_NAMES_ID,
-    FORM_LABELS,
-    Category,
-    Problem,
-    TripType,
+from sikm_mailbot.domain.codes import (
+    SECTORS,
+    category_code,
+    is_jakarta,
+    relation_code,
+    sector_code,
+    sex_code,
+    trip_type_code,
 )
+from sikm_mailbot.domain.dates import parse_date
+from sikm_mailbot.domain.vocabulary import CATEGORY_NAMES_ID, FORM_LABELS, Problem
+
+__all__ = [
+    "SECTORS",
+    "category_code",
+    "clean_nik_text",
+    "is_jakarta",
+    "normalize_email",
+    "normalize_fields",
+    "normalize_name",
+    "normalize_phone",
+    "parse_date",
+    "relation_code",
+    "sector_code",
+    "sex_code",
+    "trip_type_code",
+]
 
 NAME_KEYS = ("nama", "penjamin_nama", "tempat_lahir", "kota_asal", "kota_tujuan")
 TRAVEL_DATE_KEYS = ("tanggal_berangkat", "tanggal_kembali", "berlaku_sampai")
@@ -39,107 +63,6 @@ DATE_KEYS = ("tanggal_lahir", *TRAVEL_DATE_KEYS)
 PHONE_KEYS = ("nomor_hp", "penjamin_hp")
 EMAIL_KEYS = ("email", "penjamin_email")
 NIK_KEYS = ("nik", "penjamin_nik")
-
-SECTORS = (
-    "kesehatan",
-    "keuangan",
-    "industri_strategis",
-    "pangan",
-    "logistik",
-    "layanan_dasar",
-    "energi",
-    "perhotelan",
-    "tik",
-    "konstruksi",
-    "kebutuhan_sehari_hari",
-)
-
-# ---------------------------------------------------------------- text helpers
-
-
-def _fold(text: str) -> str:
-    """Lower-case, every non [a-z0-9] run → one space. For matching words only."""
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", (text or "").lower()).split())
-
-
-def _shown(value: str, limit: int = 40) -> str:
-    """A typed value made safe to quote back in a message: one line, short."""
-    one_line = " ".join("".join(c if c.isprintable() else " " for c in value).split())
-    return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
-
-
-def _label(key: str) -> str:
-    return FORM_LABELS.get(key, key)
-
-
-# ----------------------------------------------------------------------- dates
-
-_MONTHS: dict[str, int] = {}
-for _number, _names in enumerate(
-    (
-        "januari january jan",
-        "februari pebruari february feb peb",
-        "maret march mar",
-        "april apr",
-        "mei may",
-        "juni june jun",
-        "juli july jul",
-        "agustus august agu agt ags aug",
-        "september sept sep",
-        "oktober october okt oct",
-        "november nopember nov nop",
-        "desember december des dec",
-    ),
-    start=1,
-):
-    for _name in _names.split():
-        _MONTHS[_name] = _number
-
-_WEEKDAY = (
-    r"(?:senin|selasa|rabu|kamis|jumat|jum'at|sabtu|minggu|ahad|"
-    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
-    r"mon|tue|wed|thu|fri|sat|sun)\.?,?\s+"
-)
-_NUMERIC_DMY = re.compile(r"([0-9]{1,2})([-/.])([0-9]{1,2})\2([0-9]{4})")
-_NUMERIC_DMY2 = re.compile(r"([0-9]{1,2})([-/.])([0-9]{1,2})\2([0-9]{2})")
-_NUMERIC_ISO = re.compile(r"([0-9]{4})([-/.])([0-9]{1,2})\2([0-9]{1,2})(?:[t ][0-9:.]+z?)?")
-_NAMED_DMY = re.compile(r"([0-9]{1,2})[\s\-/.]*([a-z]+)\.?[\s\-/.,]+([0-9]{4})")
-_NAMED_MDY = re.compile(r"([a-z]+)\.?\s+([0-9]{1,2}),?\s+([0-9]{4})")
-
-
-def _make_date(year: int, month: int, day: int) -> date | None:
-    if not 1900 <= year <= 2100:
-        return None
-    try:
-        return date(year, month, day)
-    except ValueError:
-        return None
-
-
-def parse_date(text: str, *, two_digit_year: bool = False) -> date | None:
-    """Read a date as people write it in Indonesia; None when it cannot be read.
-
-    Accepts DD-MM-YYYY, DD/MM/YYYY, DD.MM.YYYY, YYYY-MM-DD (a trailing time is
-    ignored), and month names in Indonesian or English, full or abbreviated
-    ("20 Mei 2020", "20-Agt-2020", "20 Okt. 2020", "May 20, 2020"), with or
-    without a weekday in front ("Rabu, 20 Mei 2020"). With `two_digit_year`,
-    DD-MM-YY is read as 20YY.
-    """
-    if not isinstance(text, str):
-        return None
-    t = " ".join(text.strip().lower().split())
-    t = re.sub(r"^" + _WEEKDAY, "", t)
-    if m := _NUMERIC_DMY.fullmatch(t):
-        return _make_date(int(m[4]), int(m[3]), int(m[1]))
-    if m := _NUMERIC_ISO.fullmatch(t):
-        return _make_date(int(m[1]), int(m[3]), int(m[4]))
-    if two_digit_year and (m := _NUMERIC_DMY2.fullmatch(t)):
-        return _make_date(2000 + int(m[4]), int(m[3]), int(m[1]))
-    if (m := _NAMED_DMY.fullmatch(t)) and m[2] in _MONTHS:
-        return _make_date(int(m[3]), _MONTHS[m[2]], int(m[1]))
-    if (m := _NAMED_MDY.fullmatch(t)) and m[1] in _MONTHS:
-        return _make_date(int(m[3]), _MONTHS[m[1]], int(m[2]))
-    return None
 
 
 # ---------------------------------------------------------------------- phones
@@ -204,148 +127,6 @@ def normalize_name(text: str) -> str:
     return " ".join((text or "").split()).upper()
 
 
-# ----------------------------------------------------------------------- codes
-
-# First match wins; the order matters ("keluar Jabodetabek" contains "luar
-# Jabodetabek", so the word boundary and the order keep them apart).
-_CATEGORY_RULES: list[tuple[str, re.Pattern[str]]] = [
-    ("urgent", re.compile(r"\b(mendesak|darurat|kedaruratan|urgent|emergency)\b")),
-    (
-        "dki_ktp_outside",
-        re.compile(
-            r"\bdomisili luar\b|\bliving outside\b|\bdki ktp outside\b"
-            r"|\b(ktp|kk) dki\b.*\b(luar|domisili|berdomisili)\b"
-            r"|\b(dki|jakarta) ktp\b.*\b(outside|luar)\b"
-        ),
-    ),
-    (
-        "nonresident_in",
-        re.compile(
-            r"\bnon ?resident\b|\bluar jabodetabek\b.*\bmasuk\b|\bmasuk (ke )?(jakarta|dki)\b"
-            r"|\bcoming into\b|\binto jakarta\b"
-        ),
-    ),
-    (
-        "resident_out",
-        re.compile(
-            r"\bresident out\b|\bkeluar (jabodetabek|jakarta|dki)\b|\bdki keluar\b"
-            r"|\btravell?ing out\b|\bout of jabodetabek\b|\bleaving jakarta\b"
-        ),
-    ),
-]
-
-
-def category_code(text: str) -> str | None:
-    """The Category code for a code or an Indonesian/English name (partial ok)."""
-    t = _fold(text)
-    if not t:
-        return None
-    if t.replace(" ", "_") in Category.__members__:
-        return t.replace(" ", "_")
-    for code, pattern in _CATEGORY_RULES:
-        if pattern.search(t):
-            return code
-    return None
-
-
-_SINGLE = re.compile(r"\b(single|sekali|satu kali|1 kali|sekali jalan|once|one (time|trip|way))\b")
-_MULTIPLE = re.compile(r"\b(multiple|multi|berulang|berkali kali|repeated|recurring)\b")
-
-
-def trip_type_code(text: str) -> str | None:
-    """The trip type: "single" for Sekali/single, "multiple" for Berulang; None if unclear.
-
-    A value naming both (an untouched "Sekali / Berulang") is unclear.
-    """
-    t = _fold(text)
-    if t in TripType.__members__:
-        return t
-    single, multiple = bool(_SINGLE.search(t)), bool(_MULTIPLE.search(t))
-    if single != multiple:
-        return "single" if single else "multiple"
-    return None
-
-
-_SEX = {
-    "L": {"l", "lk", "laki", "laki laki", "lelaki", "pria", "male", "m", "man"},
-    "P": {"p", "pr", "perempuan", "wanita", "female", "f", "w", "woman"},
-}
-
-
-def sex_code(text: str) -> str | None:
-    """The sex code "L" or "P" from L/P, Laki-laki/Perempuan, Pria/Wanita, Male/Female."""
-    t = _fold(text)
-    for code, words in _SEX.items():
-        if t in words:
-            return code
-    return None
-
-
-_RELATION = {
-    "keluarga": re.compile(
-        r"\b(keluarga|family|relative|saudara|orang ?tua|suami|istri|anak|kakak|adik|paman|bibi)\b"
-    ),
-    "perusahaan": re.compile(
-        r"\b(perusahaan|perusahan|company|employer|kantor|instansi|atasan|pt|cv)\b"
-    ),
-}
-
-
-def relation_code(text: str) -> str:
-    """The guarantor relation "keluarga"/"perusahaan" when clear; else the text lower-cased."""
-    t = _fold(text)
-    found = [code for code, pattern in _RELATION.items() if pattern.search(t)]
-    if len(found) == 1:
-        return found[0]
-    return " ".join((text or "").split()).lower()
-
-
-_SECTOR_WORDS: list[tuple[str, re.Pattern[str]]] = [
-    (code, re.compile(r"\b(" + words + r")\b"))
-    for code, words in (
-        ("industri_strategis", r"industri strategis|strategic industry|strategic"),
-        ("kebutuhan_sehari_hari", r"kebutuhan sehari hari|daily needs|retail|ritel|minimarket"),
-        ("layanan_dasar", r"layanan dasar|basic services?|utilitas|utilit(y|ies)|objek vital"),
-        (
-            "kesehatan",
-            r"kesehatan|health|healthcare|medis|medical|rumah sakit|hospital|klinik|farmasi",
-        ),
-        ("keuangan", r"keuangan|finance|financial|bank|perbankan|banking|asuransi"),
-        ("pangan", r"pangan|food|makanan|minuman"),
-        ("logistik", r"logistik|logistics?|ekspedisi|kurir|courier|distribusi"),
-        ("energi", r"energi|energy|listrik|migas|minyak|gas"),
-        ("perhotelan", r"perhotelan|hotel|hospitality"),
-        ("tik", r"tik|ict|teknologi informasi|information technology|telekomunikasi"),
-        ("konstruksi", r"konstruksi|construction|kontraktor"),
-    )
-]
-
-
-def sector_code(text: str) -> str:
-    """A sector code (kesehatan, keuangan, …) when recognised; else lower-cased text."""
-    t = _fold(text)
-    if t.replace(" ", "_") in SECTORS:
-        return t.replace(" ", "_")
-    for code, pattern in _SECTOR_WORDS:
-        if pattern.search(t):
-            return code
-    return " ".join((text or "").split()).lower()
-
-
-_JAKARTA = re.compile(
-    r"\bjakarta\b|\bkepulauan seribu\b|\bkep seribu\b|\bjak(pus|ut|bar|sel|tim)\b|\bdki\b"
-)
-
-
-def is_jakarta(city: str) -> bool:
-    """True for a place in DKI Jakarta: Jakarta, its five cities, Kepulauan Seribu.
-
-    Also the usual short forms (Jakpus, Jaksel, …) and "DKI"; "Kota Administrasi"
-    and similar prefixes do not matter. Bekasi, Depok, Tangerang, Bogor are not.
-    """
-    return bool(_JAKARTA.search(_fold(city)))
-
-
 def clean_nik_text(text: str) -> str:
     """Digits only when the NIK is digits with spaces/dots/dashes; else trimmed."""
     t = (text or "").strip()
@@ -354,6 +135,16 @@ def clean_nik_text(text: str) -> str:
 
 
 # ------------------------------------------------------------------- the form
+
+
+def _shown(value: str, limit: int = 40) -> str:
+    """A typed value made safe to quote back in a message: one line, short."""
+    one_line = " ".join("".join(c if c.isprintable() else " " for c in value).split())
+    return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
+
+
+def _label(key: str) -> str:
+    return FORM_LABELS.get(key, key)
 
 
 def _problem(key: str, code: str, value: str) -> Problem:

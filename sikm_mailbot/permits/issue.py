@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING
 from sqlmodel import Session, func, select
 
 from sikm_mailbot.config import Settings
-from sikm_mailbot.domain.normalize import category_code, normalize_name, parse_date, trip_type_code
+from sikm_mailbot.domain.codes import category_code, trip_type_code
+from sikm_mailbot.domain.dates import parse_date
+from sikm_mailbot.domain.normalize import normalize_name
 from sikm_mailbot.domain.vocabulary import Category, DocKind, TripType
 from sikm_mailbot.errors import PermitError as BasePermitError
 from sikm_mailbot.store.files import FileStore

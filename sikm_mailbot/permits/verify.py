@@ -4,22 +4,16 @@
 token with :func:`~sikm_mailbot.permits.token.verify_token`. For a PDF it also checks the
 PAdES signature against the trust list's signing certificates.
 
-Untrusted files are parsed in a one-shot child process (``python -m
-sikm_mailbot.permits.verify``) under ``RLIMIT_AS``/``RLIMIT_CPU`` and a wall-clock
-timeout, after a size cap: pikepdf, pdfium, pyHanko and zxing-cpp are C code reading
-whatever a stranger hands over. The child returns only JSON (the token text and the
-signature summary); the token itself is checked in this process, by bounded pure-Python
-code. The intake sandbox (``extract/sandbox.py``) has a fixed job list, so this module
-uses the same idea without its long-lived worker: verification is one file per command.
+Untrusted files are parsed, after a size cap, in the sandbox child
+(:mod:`sikm_mailbot.sandbox`, jobs in :mod:`~sikm_mailbot.permits.inspect`) under
+``RLIMIT_AS``/``RLIMIT_CPU`` and a wall-clock timeout: pikepdf, pdfium, pyHanko and
+zxing-cpp are C code reading whatever a stranger hands over. The child returns only
+JSON (the token text and the signature summary); the token itself is checked in this
+process, by bounded pure-Python code.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import struct
-import subprocess
-import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,16 +22,16 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 
 from sikm_mailbot.errors import UsageError
+from sikm_mailbot.sandbox import ChildLimits, Sandbox
+from sikm_mailbot.sandbox_child import run_job
 
-from .keys import TrustList
 from .token import MAX_TOKEN_CHARS, PREFIX, Verdict, verify_token
+from .trust import TrustList
 
 MAX_PDF_BYTES = 20 * 1024 * 1024  # a permit is ~100 KB; a scanned one a few MB
 MAX_IMAGE_BYTES = 30 * 1024 * 1024  # a 12 MP phone JPEG is 3-8 MB
-CHILD_TIMEOUT = 30.0  # wall clock, seconds
-CHILD_CPU_SECONDS = 20
-CHILD_MEMORY_BYTES = 1024 * 1024 * 1024
-_LEN = struct.Struct(">I")
+# pyHanko's validation and a page render need more than one attachment parse.
+CHILD_LIMITS = ChildLimits(memory_bytes=1024 * 1024 * 1024, cpu_seconds=20, timeout=30.0)
 _IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00")
 
 # Reasons beyond the token's own (token.MESSAGES): about the file the token came in.
@@ -187,7 +181,7 @@ def verify_input(
         return _failed(kind, "file_too_large")
     data = path.read_bytes()
     if kind == "image":
-        found = _run_job("image", data, {}, sandbox)
+        found = _run_job("verify_image", data, {}, sandbox)
         if not found.get("ok"):
             return _failed("image", "file_unreadable")
         if not found.get("token"):
@@ -225,7 +219,7 @@ def _judge_pdf(
         for s in trust.signers.values()
         if s.certificate is not None
     ]
-    found = _run_job("pdf", data, {"password": password, "certs": certs}, sandbox)
+    found = _run_job("verify_pdf", data, {"password": password, "certs": certs}, sandbox)
     if not found.get("ok"):
         code = str(found.get("code", "file_unreadable"))
         return _failed("pdf", code if code in FILE_MESSAGES else "file_unreadable")
@@ -256,121 +250,19 @@ def _judge_pdf(
     )
 
 
-# ---- parsing jobs (in the child, or in-process with sandbox=False) ------------
-
-
-def _inspect_image(data: bytes) -> dict[str, Any]:
-    from .qr import decode_qr_image
-
-    return {"ok": True, "token": decode_qr_image(data)}
-
-
-def _inspect_pdf(data: bytes, password: str | None, cert_pems: list[str]) -> dict[str, Any]:
-    import io
-
-    import pikepdf
-    from cryptography import x509
-
-    from .pdf import check_pdf_signature, read_token_from_pdf
-    from .qr import decode_qr_from_pdf
-
-    try:
-        with pikepdf.open(io.BytesIO(data)):
-            pass
-    except pikepdf.PasswordError:
-        if not password:
-            return {"ok": False, "code": "pdf_password_required"}
-        try:
-            with pikepdf.open(io.BytesIO(data), password=password):
-                pass
-        except pikepdf.PasswordError:
-            return {"ok": False, "code": "pdf_password_wrong"}
-        except Exception:  # noqa: BLE001 - damaged file
-            return {"ok": False, "code": "file_unreadable"}
-    except Exception:  # noqa: BLE001 - damaged: pdfium may still render the QR below
-        pass
-    token = read_token_from_pdf(data, password)
-    embedded = token is not None
-    if token is None:
-        token = decode_qr_from_pdf(data, password)
-    certs = [x509.load_pem_x509_certificate(p.encode()) for p in cert_pems]
-    if certs:
-        check = check_pdf_signature(data, certs, password)
-        signature = {
-            "ok": check.ok,
-            "reason": check.reason,
-            "intact": check.intact,
-            "valid": check.valid,
-            "trusted": check.trusted,
-            "covers_whole_file": check.covers_whole_file,
-            "signer": check.signer,
-        }
-    else:
-        signature = {"ok": False, "reason": "no_trusted_certificate"}
-    return {"ok": True, "token": token, "embedded": embedded, "signature": signature}
-
-
-def _dispatch(job: str, data: bytes, options: dict[str, Any]) -> dict[str, Any]:
-    if job == "image":
-        return _inspect_image(data)
-    if job == "pdf":
-        return _inspect_pdf(data, options.get("password"), list(options.get("certs") or []))
-    return {"ok": False, "error": f"unknown job {job!r}"}
+# ---- parsing (in the sandbox child, or in-process with sandbox=False) ---------------
 
 
 def _run_job(job: str, data: bytes, options: dict[str, Any], sandbox: bool) -> dict[str, Any]:
-    """Run a parsing job; in a resource-limited child unless ``sandbox`` is False."""
+    """Run a ``permits.inspect`` job; in the resource-limited child unless ``sandbox`` is False.
+
+    Any failure (a limit, a crash, a damaged file) comes back as ``{"ok": False}``,
+    which the callers read as ``file_unreadable``.
+    """
     if not sandbox:
         try:
-            return _dispatch(job, data, options)
+            return run_job(job, data, options)
         except Exception:  # noqa: BLE001 - untrusted file
             return {"ok": False, "code": "file_unreadable"}
-    header = json.dumps({"job": job, **options}).encode()
-    frame = _LEN.pack(len(header)) + header + data
-    root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ)
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "sikm_mailbot.permits.verify"],
-            input=frame,
-            capture_output=True,
-            timeout=CHILD_TIMEOUT,
-            env=env,
-            check=False,
-        )
-    except (subprocess.TimeoutExpired, OSError):
-        return {"ok": False, "code": "file_unreadable"}
-    try:
-        result = json.loads(done.stdout)
-    except ValueError:
-        return {"ok": False, "code": "file_unreadable"}
-    return result if isinstance(result, dict) else {"ok": False, "code": "file_unreadable"}
-
-
-def _child_main() -> None:
-    """Child entry: limits first, then one job from stdin, one JSON reply on stdout."""
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY_BYTES, CHILD_MEMORY_BYTES))
-    resource.setrlimit(resource.RLIMIT_CPU, (CHILD_CPU_SECONDS, CHILD_CPU_SECONDS + 1))
-    # Keep the reply on a private descriptor: a library printing must not corrupt it.
-    reply_fd = os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    sys.stdout = sys.stderr
-    raw = sys.stdin.buffer.read()
-    try:
-        (size,) = _LEN.unpack(raw[: _LEN.size])
-        header = json.loads(raw[_LEN.size : _LEN.size + size])
-        result = _dispatch(str(header.pop("job")), raw[_LEN.size + size :], header)
-    except MemoryError:
-        result = {"ok": False, "code": "file_unreadable", "error": "memory limit"}
-    except Exception as exc:  # noqa: BLE001 - untrusted file
-        result = {"ok": False, "code": "file_unreadable", "error": type(exc).__name__}
-    with os.fdopen(reply_fd, "w", encoding="utf-8") as out:
-        json.dump(result, out)
-
-
-if __name__ == "__main__":
-    _child_main()
+    with Sandbox(CHILD_LIMITS) as box:  # one file per command: no worker to keep
+        return box.run(job, data, **options)

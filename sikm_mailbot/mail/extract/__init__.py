@@ -6,8 +6,11 @@ resource-limited child process (sandbox.py).
 
 from sikm_mailbot.sandbox import Sandbox, close_shared_sandboxes, shared_sandbox
 
-from .attachments import classify, kind_from_name, kind_from_text, sniff_type
-from .body import html_to_text, parse_fields, split_body
+from .body import split_body
+from .doc_kinds import classify, kind_from_name, kind_from_text
+from .fields import parse_fields
+from .filetypes import sniff_type
+from .html_text import html_to_text
 from .model import Limits, ReadAttachment, ReadMessage
 from .reader import read_message
 

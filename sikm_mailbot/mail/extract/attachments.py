@@ -1,231 +1,43 @@
-"""What an attachment is: type by magic bytes, kind by content first and file name second.
+"""Reading one attachment: checks, the sandboxed parse, classification, form fields.
 
-The table is CONTRACT-READING.md ("How attachments are recognised"). Nothing here
-parses untrusted PDF or image data: that happens in the sandbox child; this module
-turns the child's typed answer into a ReadAttachment.
+Nothing here parses untrusted PDF or image data: that happens in the sandbox
+child ("read_pdf", "read_image"); this module turns the child's typed answer into
+a ReadAttachment. File types are in :mod:`.filetypes`, document kinds in
+:mod:`.doc_kinds` (their public names are re-exported here).
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
-from collections.abc import Iterable
+from typing import Any
 
 from sikm_mailbot.domain.vocabulary import FORM_LABELS, DocKind
 from sikm_mailbot.sandbox import Sandbox
 
-from .body import html_to_text, parse_fields
+from .doc_kinds import (
+    OUR_FORM_MIN_KEYS,
+    classify,
+    is_our_acroform,
+    kind_from_name,
+    kind_from_shape,
+    kind_from_text,
+)
+from .fields import parse_fields
+from .filetypes import ACCEPTED_IMAGES, ARCHIVES, UNSUPPORTED_IMAGES, sniff_type
+from .html_text import html_to_text
 from .model import Limits, ReadAttachment
 
+__all__ = [
+    "classify",
+    "is_our_acroform",
+    "kind_from_name",
+    "kind_from_shape",
+    "kind_from_text",
+    "read_attachment",
+    "sniff_type",
+]
+
 EXCERPT_CHARS = 300
-ACCEPTED_IMAGES = frozenset({"jpeg", "png", "webp"})
-UNSUPPORTED_IMAGES = frozenset({"gif", "tiff", "bmp", "heic"})
-ARCHIVES = frozenset({"zip", "rar", "7z"})
-MIN_IMAGE_SIDE = 100  # smaller images are logos/icons, not documents
-
-# ---------------------------------------------------------------- magic bytes
-
-_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avif")
-
-
-def sniff_type(data: bytes) -> str:
-    """The file type by its magic bytes (the declared Content-Type is not trusted).
-
-    Returns one of "pdf", "jpeg", "png", "webp", "gif", "tiff", "bmp", "heic",
-    "zip", "rar", "7z", "docx" (any Office Open XML or OpenDocument file),
-    "doc" (an old binary Office file), "tnef" (Outlook's winmail.dat), "text", "unknown".
-    """
-    head = data[:64]
-    if b"%PDF-" in data[:1024]:  # readers accept a little junk before the header
-        return "pdf"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "gif"
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
-        return "tiff"
-    if head[:2] == b"BM" and len(data) > 26 and head[6:10] == b"\x00\x00\x00\x00":
-        return "bmp"
-    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
-        return "heic"
-    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
-        # Office Open XML / OpenDocument are zips too; their part names show in the bytes.
-        window = data[:4096] + data[-65536:]
-        if b"[Content_Types].xml" in window or b"mimetypeapplication/vnd.oasis" in window:
-            return "docx"
-        return "zip"
-    if head.startswith(b"Rar!\x1a\x07"):
-        return "rar"
-    if head.startswith(b"7z\xbc\xaf\x27\x1c"):
-        return "7z"
-    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):  # OLE2: .doc/.xls/.ppt
-        return "doc"
-    if head.startswith(b"\x78\x9f\x3e\x22"):  # TNEF signature 0x223E9F78
-        return "tnef"
-    if _looks_text(data[:8192]):
-        return "text"
-    return "unknown"
-
-
-def _looks_text(sample: bytes) -> bool:
-    if not sample or b"\x00" in sample:
-        return False
-    try:
-        sample.decode("utf-8")
-        return True
-    except UnicodeDecodeError as exc:
-        if exc.start >= len(sample) - 4:  # a multi-byte character cut by the sample
-            return True
-    printable = sum(1 for b in sample if b >= 32 or b in (9, 10, 13))
-    return printable / len(sample) > 0.95
-
-
-# ---------------------------------------------------------------- kind by file name
-
-# Checked in this order: specific words before the generic ones ("foto_ktp" is a KTP).
-_NAME_WORDS: list[tuple[str, DocKind]] = [
-    ("formulir", DocKind.form),
-    ("pernyataan", DocKind.statement),
-    ("jaminan", DocKind.guarantee_letter),
-    ("penjamin", DocKind.guarantee_letter),
-    ("pengantar", DocKind.rtrw_letter),
-    ("domisili", DocKind.domicile_letter),
-    ("kematian", DocKind.emergency_letter),
-    ("sakit", DocKind.emergency_letter),
-    ("rujukan", DocKind.emergency_letter),
-    ("tugas", DocKind.work_letter),
-    ("kerja", DocKind.work_letter),
-    ("usaha", DocKind.work_letter),
-    ("ktp", DocKind.ktp),
-    ("pasfoto", DocKind.photo),
-    ("selfie", DocKind.photo),
-    ("photo", DocKind.photo),
-    ("foto", DocKind.photo),
-]
-# Short words only count as whole tokens ("kk" is not inside "bukkit").
-_NAME_TOKENS: dict[str, DocKind] = {
-    "kk": DocKind.ktp,
-    "rt": DocKind.rtrw_letter,
-    "rw": DocKind.rtrw_letter,
-    "rtrw": DocKind.rtrw_letter,
-}
-
-
-def kind_from_name(filename: str) -> DocKind | None:
-    """The kind a file name names (ktp, foto, pengantar, …), or None."""
-    stem = filename.rsplit(".", 1)[0].lower() if "." in filename else filename.lower()
-    for word, kind in _NAME_WORDS:
-        if word in stem:
-            return kind
-    for token in re.split(r"[^a-z0-9]+", stem):
-        if token in _NAME_TOKENS:
-            return _NAME_TOKENS[token]
-    return None
-
-
-# ---------------------------------------------------------------- kind by content
-
-FORM_TITLE = "FORMULIR PERMOHONAN SIKM"
-# First match wins (CONTRACT-READING.md).
-_TEXT_CUES: list[tuple[DocKind, tuple[str, ...]]] = [
-    (DocKind.form, (FORM_TITLE,)),
-    (DocKind.statement, ("SURAT PERNYATAAN",)),
-    (DocKind.guarantee_letter, ("SURAT JAMINAN", "SURAT PENJAMINAN")),
-    (DocKind.rtrw_letter, ("SURAT PENGANTAR",)),
-    (DocKind.domicile_letter, ("KETERANGAN DOMISILI",)),
-    (
-        DocKind.emergency_letter,
-        ("KETERANGAN KEMATIAN", "KETERANGAN SAKIT", "RUJUKAN", "KEADAAN DARURAT"),
-    ),
-    (
-        DocKind.work_letter,
-        ("SURAT TUGAS", "KETERANGAN KERJA", "KETERANGAN BEKERJA", "KETERANGAN USAHA"),
-    ),
-    (DocKind.ktp, ("KARTU TANDA PENDUDUK", "KARTU KELUARGA")),
-]
-# An AcroForm is ours when it has at least this many of our keys, one of them a trip key
-# (a fillable statement letter may well have `nama` and `nik` fields too).
-OUR_FORM_MIN_KEYS = 3
-_TRIP_KEYS = frozenset(
-    {"kategori", "jenis_perjalanan", "kota_asal", "kota_tujuan", "tanggal_berangkat"}
-)
-
-
-def kind_from_text(text: str) -> DocKind | None:
-    """The kind named by a document's text cues (case and spacing ignored), or None.
-
-    The cue that appears first in the text wins (ties: the order of _TEXT_CUES):
-    a letter's title comes before its body, and real letters name other
-    documents in their body — a death certificate "berdasarkan surat pengantar
-    RT", a guarantee letter that encloses "surat pernyataan", a statement about
-    the data in the "Formulir Permohonan SIKM".
-    """
-    flat = " ".join(text.upper().split())
-    best: tuple[int, int, DocKind] | None = None
-    for rank, (kind, cues) in enumerate(_TEXT_CUES):
-        for cue in cues:
-            at = flat.find(cue)
-            if at >= 0 and (best is None or (at, rank) < best[:2]):
-                best = (at, rank, kind)
-    return best[2] if best is not None else None
-
-
-def is_our_acroform(keys: Iterable[str]) -> bool:
-    """True when AcroForm field keys (already mapped to form keys) are our form's."""
-    found = set(keys) & set(FORM_LABELS)
-    return len(found) >= OUR_FORM_MIN_KEYS and bool(found & _TRIP_KEYS)
-
-
-def kind_from_shape(width: int | None, height: int | None) -> DocKind | None:
-    """KTP-shaped (landscape 1.4–1.8) or photo-shaped (portrait 1.2–1.6) image, or None."""
-    if not width or not height:
-        return None
-    if width > height and 1.4 <= width / height <= 1.8:
-        return DocKind.ktp
-    if height > width and 1.2 <= height / width <= 1.6:
-        return DocKind.photo
-    return None
-
-
-def classify(
-    detected_type: str,
-    filename: str,
-    *,
-    text: str = "",
-    acroform_keys: Iterable[str] = (),
-    width: int | None = None,
-    height: int | None = None,
-) -> tuple[str, str]:
-    """(DocKind value, English reason) for an attachment, content first.
-
-    PDFs and text: our AcroForm, then text cues, then the file name.
-    Images: a file name that names a kind decides; else the shape; tiny images
-    (logos) stay unknown.
-    """
-    by_name = kind_from_name(filename)
-    if detected_type in ACCEPTED_IMAGES:
-        if by_name is not None:
-            return by_name.value, "image; kind from the file name"
-        if width and height and min(width, height) < MIN_IMAGE_SIDE:
-            return DocKind.unknown.value, "small image (logo or icon?)"
-        by_shape = kind_from_shape(width, height)
-        if by_shape is not None:
-            return by_shape.value, f"image shape {width}x{height}"
-        return DocKind.unknown.value, "image of no recognised shape or name"
-    if is_our_acroform(acroform_keys):
-        return DocKind.form.value, "fillable form with our field names"
-    by_text = kind_from_text(text)
-    if by_text is not None:
-        return by_text.value, "recognised by its text"
-    if by_name is not None:
-        why = "no text layer (scan?)" if not text.strip() else "text not recognised"
-        return by_name.value, f"{why}; kind from the file name"
-    return DocKind.unknown.value, "not recognised by text or file name"
-
 
 # ---------------------------------------------------------------- reading one attachment
 
@@ -342,11 +154,21 @@ def _office_reason(dtype: str, data: bytes) -> str:
     return f"{what} is not accepted: save it as PDF and send the PDF (or a JPEG/PNG photo)"
 
 
+def _parse(
+    att: ReadAttachment, sandbox: Sandbox, job: str, what: str, **options: Any
+) -> dict[str, Any] | None:
+    """The child's reading of ``att`` by ``job``; None, with the problem set, if it failed."""
+    res = sandbox.run(job, att.data, **options)
+    if res.get("ok"):
+        return res
+    att.problem = "attachment_unreadable"
+    att.reason = str(res.get("error") or f"{what} could not be read")
+    return None
+
+
 def _read_pdf(att: ReadAttachment, limits: Limits, sandbox: Sandbox) -> None:
-    res = sandbox.run("pdf", att.data, max_pages=limits.max_pdf_pages)
-    if not res.get("ok"):
-        att.problem = "attachment_unreadable"
-        att.reason = str(res.get("error") or "PDF could not be read")
+    res = _parse(att, sandbox, "read_pdf", "PDF", max_pages=limits.max_pdf_pages)
+    if res is None:
         return
     if res.get("encrypted"):
         att.problem = "pdf_encrypted"
@@ -395,10 +217,8 @@ def _page_fields(layout: str, text: str) -> dict[str, str]:
 
 
 def _read_image(att: ReadAttachment, limits: Limits, sandbox: Sandbox) -> None:
-    res = sandbox.run("image", att.data, max_pixels=limits.max_image_pixels)
-    if not res.get("ok"):
-        att.problem = "attachment_unreadable"
-        att.reason = str(res.get("error") or "image could not be read")
+    res = _parse(att, sandbox, "read_image", "image", max_pixels=limits.max_image_pixels)
+    if res is None:
         return
     att.width, att.height = res.get("width"), res.get("height")
     fmt = str(res.get("format") or "").lower()

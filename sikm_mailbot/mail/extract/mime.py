@@ -1,30 +1,27 @@
-"""MIME structure of one raw email: headers, body parts, attachments with their origin.
+"""MIME structure of one raw email: body parts, attachments with their origin, reports.
 
 The stdlib email package gives the bytes and the nesting (mail-parser flattens
-forwarded messages and re-encodes payloads, LIBRARY-NOTES.md); mail-parser's
-helpers decode headers and addresses leniently. Nothing here raises on any input:
-problems become defect names.
+forwarded messages and re-encodes payloads, LIBRARY-NOTES.md); header values are
+decoded in :mod:`.headers`, file names in :mod:`.filenames`. Nothing here raises
+on any input: problems become defect names.
 """
 
 from __future__ import annotations
 
 import email
 import email.policy
-import email.utils
-import mimetypes
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
-from email.header import decode_header
 from email.message import Message
 
-from mailparser.utils import get_addresses
+from sikm_mailbot.mail.dsn import dsn_action
 
 from .body import unflow
+from .filenames import part_filename
+from .headers import addresses, clean_text, decode_bytes, header_text, message_id, raw_header
 
 MAX_DEPTH = 10
 MAX_PARTS = 500
-MAX_FILENAME = 120
 
 
 @dataclass
@@ -59,6 +56,7 @@ class MimeReading:
     forwarded: list[ForwardedMessage] = field(default_factory=list)
     is_report: bool = False
     report_original_message_id: str = ""
+    dsn_action: str | None = None
     defects: list[str] = field(default_factory=list)
     parts_seen: int = 0
 
@@ -77,102 +75,6 @@ def parse_message(raw: bytes) -> tuple[Message | None, list[str]]:
     return None, defects
 
 
-def _clean(text: str) -> str:
-    """Undo surrogateescape from undecodable header bytes; drop control characters."""
-    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", text)
-
-
-def raw_header(msg: Message, name: str) -> str:
-    """The first occurrence of a header, unparsed and unfolded ("" when absent)."""
-    try:
-        for key, value in msg.raw_items():
-            if key.lower() == name:
-                return _clean(re.sub(r"\r?\n[ \t]*", " ", str(value))).strip()
-    except Exception:  # noqa: BLE001
-        pass
-    return ""
-
-
-# Mislabelled charsets seen in the wild: decode with the superset.
-_CHARSET_SUPERSETS = {
-    "gb2312": "gb18030",
-    "gbk": "gb18030",
-    "ks_c_5601-1987": "cp949",
-    "euc-kr": "cp949",
-    "iso-8859-1": "cp1252",
-    "latin-1": "cp1252",
-    "us-ascii": "cp1252",
-    "unknown-8bit": "utf-8",
-}
-
-
-def decode_words(value: str) -> str:
-    """Decode RFC 2047 encoded words leniently (bad bytes become U+FFFD)."""
-    if "=?" not in value:
-        return _clean(value)
-    try:
-        chunks = decode_header(value)
-    except Exception:  # noqa: BLE001
-        return _clean(value)
-    out = []
-    for data, charset in chunks:
-        if isinstance(data, str):
-            out.append(data)
-            continue
-        cs = (charset or "utf-8").lower()
-        cs = _CHARSET_SUPERSETS.get(cs, cs)
-        try:
-            out.append(data.decode(cs, "replace"))
-        except LookupError:
-            out.append(data.decode("utf-8", "replace"))
-    return _clean("".join(out))
-
-
-def header_text(msg: Message, name: str) -> str:
-    """A header decoded from RFC 2047 encoded words (lenient)."""
-    return decode_words(raw_header(msg, name))
-
-
-def addresses(msg: Message, name: str) -> list[tuple[str, str]]:
-    """(display name, lower-case addr-spec) pairs of an address header."""
-    value = raw_header(msg, name)
-    if not value:
-        return []
-    try:
-        pairs = get_addresses(value)
-    except Exception:  # noqa: BLE001
-        pairs = email.utils.getaddresses([value])
-    out = []
-    for display, addr in pairs:
-        addr = _clean(addr).strip().strip("<>").lower()
-        if addr:
-            out.append((decode_words(display).strip(), addr))
-    return out
-
-
-def message_id(value: str) -> str:
-    """The <id> of a Message-ID-like header (the raw value if it has no brackets)."""
-    m = re.search(r"<[^<>\s]+>", value)
-    return m.group(0) if m else value.strip()[:500]
-
-
-def message_ids(value: str) -> list[str]:
-    """All <id> tokens of a References-like header."""
-    return re.findall(r"<[^<>\s]+>", value)[:100]
-
-
-def header_date(msg: Message) -> datetime | None:
-    """The Date header, or None when absent or unreadable."""
-    value = raw_header(msg, "date")
-    if not value:
-        return None
-    try:
-        return email.utils.parsedate_to_datetime(value)
-    except Exception:  # noqa: BLE001
-        return None
-
-
 # ---------------------------------------------------------------- the walk
 
 
@@ -186,6 +88,8 @@ def read_mime(raw: bytes) -> MimeReading:
         _walk(msg, out, origin="", depth=0, sink=None, in_report=False)
     except Exception as exc:  # noqa: BLE001 - keep what the walk found so far
         out.defects.append(f"WalkError:{type(exc).__name__}")
+    if out.is_report:  # read from the same parse, not from the raw bytes again
+        out.dsn_action = dsn_action(msg)
     return out
 
 
@@ -252,7 +156,7 @@ def _walk(
     if ctype.startswith("message/"):  # other message/* leaves (delivery-status, …)
         return
 
-    filename = _filename(part)
+    filename = part_filename(part)
     try:
         disposition = (part.get_content_disposition() or "").lower()
     except Exception:  # noqa: BLE001
@@ -338,70 +242,4 @@ MAX_BODY_CHARS = 500_000
 
 def _text_payload(part: Message) -> str:
     data = _bytes_payload(part)[: MAX_BODY_CHARS * 2]
-    charset = (_charset(part) or "utf-8").lower()
-    charset = _CHARSET_SUPERSETS.get(charset, charset)
-    try:
-        text = data.decode(charset, errors="replace")
-    except LookupError:
-        text = data.decode("utf-8", errors="replace")
-    return _clean(text)[:MAX_BODY_CHARS]
-
-
-def _filename(part: Message) -> str:
-    """The decoded file name (RFC 2231 via the stdlib, RFC 2047 words decoded), or ""."""
-    name = None
-    try:
-        name = part.get_filename()
-    except Exception:  # noqa: BLE001
-        name = None
-    if not name:
-        try:
-            name = part.get_param("name")
-            if isinstance(name, tuple):  # RFC 2231 triple
-                name = email.utils.collapse_rfc2231_value(name)
-        except Exception:  # noqa: BLE001
-            name = None
-    if not name:
-        return ""
-    name = str(name)
-    return sanitize_filename(decode_words(name))
-
-
-def sanitize_filename(name: str) -> str:
-    """A display-safe file name: no directories, no control characters, bounded length."""
-    name = _clean(name)
-    name = re.split(r"[\\/]", name)[-1]
-    name = re.sub(r"\s+", " ", name).strip().lstrip(".").strip()
-    if len(name) > MAX_FILENAME:
-        stem, dot, ext = name.rpartition(".")
-        ext = ext[:10] if dot else ""
-        name = (stem or name)[: MAX_FILENAME - len(ext) - 1] + ("." + ext if ext else "")
-    return name
-
-
-_EXT_BY_TYPE = {
-    "pdf": "pdf",
-    "jpeg": "jpg",
-    "png": "png",
-    "webp": "webp",
-    "gif": "gif",
-    "tiff": "tif",
-    "bmp": "bmp",
-    "heic": "heic",
-    "zip": "zip",
-    "rar": "rar",
-    "7z": "7z",
-    "docx": "docx",
-    "doc": "doc",
-    "tnef": "dat",
-    "text": "txt",
-}
-
-
-def fallback_filename(index: int, detected_type: str, declared_type: str) -> str:
-    """A name for an attachment sent without one: "attachment-1.pdf"."""
-    ext = _EXT_BY_TYPE.get(detected_type)
-    if ext is None:
-        guess = mimetypes.guess_extension(declared_type or "") or ".bin"
-        ext = guess.lstrip(".")
-    return f"attachment-{index}.{ext}"
+    return clean_text(decode_bytes(data, _charset(part)))[:MAX_BODY_CHARS]

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sikm_mailbot.domain.vocabulary import DocKind
+from sikm_mailbot.sandbox import ChildLimits
 
 # Headers that triage needs, by lower-cased name (first occurrence = the topmost).
 TRIAGE_HEADERS = (
@@ -40,6 +41,15 @@ class Limits:
     child_cpu_seconds: int = 15
     child_memory_bytes: int = 768 * 1024 * 1024
     max_image_pixels: int = 40_000_000  # Pillow's decompression-bomb threshold
+
+    @property
+    def child(self) -> ChildLimits:
+        """The sandbox limits for one parse (a Sandbox accepts these Limits directly)."""
+        return ChildLimits(
+            memory_bytes=self.child_memory_bytes,
+            cpu_seconds=self.child_cpu_seconds,
+            timeout=self.child_timeout,
+        )
 
 
 @dataclass
@@ -88,5 +98,6 @@ class ReadMessage:
     forwarded_from: str = ""
     is_report: bool = False  # multipart/report (DSN, MDN)
     report_original_message_id: str = ""
+    dsn_action: str | None = None  # a delivery report's most serious Action ("failed" first)
     defects: list[str] = field(default_factory=list)
     too_many_attachments: bool = False

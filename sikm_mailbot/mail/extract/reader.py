@@ -7,18 +7,14 @@ from typing import Any
 
 from sikm_mailbot.sandbox import Sandbox, shared_sandbox
 
-from .attachments import read_attachment, sniff_type
-from .body import html_to_text, parse_fields, split_body
-from .mime import (
-    addresses,
-    fallback_filename,
-    header_date,
-    header_text,
-    message_id,
-    message_ids,
-    raw_header,
-    read_mime,
-)
+from .attachments import read_attachment
+from .body import split_body
+from .fields import parse_fields
+from .filenames import fallback_filename
+from .filetypes import sniff_type
+from .headers import addresses, header_date, header_text, message_id, message_ids, raw_header
+from .html_text import html_to_text
+from .mime import read_mime
 from .model import TRIAGE_HEADERS, Limits, ReadAttachment, ReadMessage
 
 
@@ -97,6 +93,7 @@ def _read(raw: bytes, limits: Limits, sandbox: Sandbox) -> ReadMessage:
                 out.headers[name] = value
     out.is_report = mime.is_report
     out.report_original_message_id = mime.report_original_message_id
+    out.dsn_action = mime.dsn_action
 
     # Body: what was typed now, plus the bodies of forwarded messages (for fields).
     out.body_text = _body_text(mime.plain, mime.html)

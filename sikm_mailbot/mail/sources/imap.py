@@ -7,7 +7,9 @@ idle timeout) and retries the operation, then gives up with a
 
 Reading never marks mail as seen (``BODY.PEEK[]``); messages leave the inbox
 only through :meth:`ImapSource.finish`, and only while the folder's
-UIDVALIDITY still matches the one the UID was read under.
+UIDVALIDITY still matches the one the UID was read under. The steps that take
+several round trips (connecting with TLS, the crash-safe move, IDLE) are in
+:mod:`.imap_commands`.
 """
 
 from __future__ import annotations
@@ -17,25 +19,30 @@ import logging
 import ssl
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Literal, TypeVar
+from typing import TypeVar
 
-from imapclient import IMAPClient, SocketTimeout
+from imapclient import IMAPClient
 from imapclient.exceptions import (
-    CapabilityError,
     IMAPClientAbortError,
     IMAPClientError,
     LoginError,
 )
 
 from .base import Destination, MessageRef, SourceError
+from .imap_commands import (
+    MOVING_FLAG,
+    ConnectionDropped,
+    Security,
+    ensure_folder,
+    error_text,
+    idle_until,
+    move_message,
+    open_client,
+)
 
 log = logging.getLogger(__name__)
 
-# Set on a message while the COPY + delete fallback moves it (see _move).
-MOVING_FLAG = b"$SikmMoving"
-
 T = TypeVar("T")
-Security = Literal["ssl", "starttls", "none"]
 
 #: Longest single IDLE before it is renewed (RFC 2177 asks for < 29 minutes;
 #: NAT boxes drop quiet connections much sooner).
@@ -45,10 +52,6 @@ MAX_BACKOFF_SECONDS = 30.0
 #: A fetch batch also stops growing at this many bytes (imaplib keeps a whole
 #: response in memory).
 MAX_BATCH_BYTES = 32 * 1024 * 1024
-
-
-class _Dropped(Exception):
-    """Internal: the connection turned out to be dead (EOF seen in IDLE, NOOP failed)."""
 
 
 class ImapSource:
@@ -222,20 +225,20 @@ class ImapSource:
                     ref.uidvalidity,
                 )
                 return
-            self._ensure_folder(c, target)
+            ensure_folder(c, target, self._ready_folders)
             uid = int(ref.uid)
             if not c.search(["UID", str(uid)]):
                 log.info("IMAP %s/%s: UID %s already gone", self.host, self.folder, uid)
                 return
             try:
-                self._move(c, uid, target)
+                move_message(c, uid, target, self.folder)
             except IMAPClientError as e:
-                if "TRYCREATE" not in _text(e).upper():
+                if "TRYCREATE" not in error_text(e).upper():
                     raise
                 # The folder vanished since we last looked (deleted by a person).
                 self._ready_folders.discard(target)
-                self._ensure_folder(c, target)
-                self._move(c, uid, target)
+                ensure_folder(c, target, self._ready_folders)
+                move_message(c, uid, target, self.folder)
             log.debug("IMAP %s/%s: UID %s moved to %s", self.host, self.folder, uid, target)
 
         self._call("finish", op)
@@ -254,55 +257,23 @@ class ImapSource:
                 return True
             if not c.has_capability("IDLE"):
                 return False
-            c.idle()
-            news = False
-            try:
-                while not news:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    started = time.monotonic()
-                    responses = c.idle_check(timeout=remaining)
-                    if not responses and time.monotonic() - started < remaining - 0.05:
-                        # idle_check swallows EOF and returns [] early.
-                        raise _Dropped("connection closed during IDLE")
-                    news = _announces_mail(responses)
-            except BaseException:
-                self._drop()
-                raise
-            _, done_responses = c.idle_done()
-            return news or _announces_mail(done_responses)
+            return idle_until(c, deadline, on_error=self._drop)
 
         return self._call("wait_for_mail", op)
 
     # -- connection handling -----------------------------------------------------------------
 
-    def _ssl_context(self) -> ssl.SSLContext:
-        ctx = ssl.create_default_context(cafile=self.ca_file)
-        if not self.verify_tls:  # test servers with self-signed certificates only
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        return ctx
-
     def _connect(self) -> IMAPClient:
         """A logged-in client with the folder selected; LoginError passes through."""
-        ctx = self._ssl_context() if self.security != "none" else None
-        client = IMAPClient(
+        client = open_client(
             self.host,
             self.port,
-            ssl=self.security == "ssl",
-            ssl_context=ctx,
-            timeout=SocketTimeout(connect=self.timeout, read=self.timeout),
+            security=self.security,
+            verify_tls=self.verify_tls,
+            ca_file=self.ca_file,
+            timeout=self.timeout,
         )
         try:
-            if self.security == "starttls":
-                try:
-                    client.starttls(ctx)
-                except CapabilityError as e:
-                    raise SourceError(
-                        f"IMAP server {self.host}:{self.port} does not offer STARTTLS; "
-                        f"use security 'ssl' (usually port 993)"
-                    ) from e
             client.login(self.username, self._password)
             self._client = client
             self._ready_folders.clear()
@@ -313,7 +284,7 @@ class ImapSource:
             except IMAPClientError as e:  # the server answered NO: not a connection problem
                 raise SourceError(
                     f"cannot open IMAP folder {self.folder!r} on {self.host}:{self.port} "
-                    f"as {self.username!r}: {_text(e)}; check the folder name in the config"
+                    f"as {self.username!r}: {error_text(e)}; check the folder name in the config"
                 ) from e
         except BaseException:
             self._client = None
@@ -369,55 +340,6 @@ class ImapSource:
         self._selected_on = c
         return validity
 
-    def _ensure_folder(self, c: IMAPClient, name: str) -> None:
-        if name in self._ready_folders:
-            return
-        if not c.folder_exists(name):
-            try:
-                c.create_folder(name)
-                log.info("IMAP %s: created folder %s", self.host, name)
-            except IMAPClientError:
-                if not c.folder_exists(name):  # not a create race: a real failure
-                    raise
-        self._ready_folders.add(name)
-
-    def _move(self, c: IMAPClient, uid: int, target: str) -> None:
-        """UID MOVE, or COPY + \\Deleted + expunge where the server has no MOVE.
-
-        The fallback is not atomic: a connection lost after COPY ran but before the
-        delete would copy again on the retry. So the message is marked with a private
-        keyword before the COPY, and a marked message is first looked for in the
-        target (by Message-ID) and copied only when it is not there yet.
-        """
-        if c.has_capability("MOVE"):
-            c.move([uid], target)
-            return
-        marked = MOVING_FLAG in c.get_flags([uid]).get(uid, ())
-        if not (marked and self._already_in(c, uid, target)):
-            with contextlib.suppress(IMAPClientError):  # servers without keywords: no guard
-                c.add_flags([uid], [MOVING_FLAG], silent=True)
-            c.copy([uid], target)
-        c.delete_messages([uid], silent=True)
-        if c.has_capability("UIDPLUS"):
-            c.uid_expunge([uid])
-        else:  # expunges every \Deleted message; only this bot deletes here
-            c.expunge()
-
-    def _already_in(self, c: IMAPClient, uid: int, target: str) -> bool:
-        """Whether a copy of ``uid`` (same Message-ID and size) is already in ``target``."""
-        got = c.fetch([uid], ["RFC822.SIZE", "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"]).get(uid, {})
-        header = got.get(b"BODY[HEADER.FIELDS (MESSAGE-ID)]", b"").decode("ascii", "replace")
-        message_id = header.partition(":")[2].strip()
-        if not message_id:
-            return False  # nothing to recognise it by: copying again is the lesser harm
-        try:
-            c.select_folder(target, readonly=True)
-            found = c.search(["HEADER", "Message-ID", message_id])
-            sizes = c.fetch(found, ["RFC822.SIZE"]) if found else {}
-            return any(v.get(b"RFC822.SIZE") == got.get(b"RFC822.SIZE") for v in sizes.values())
-        finally:
-            c.select_folder(self.folder, readonly=False)
-
     def _drop(self) -> None:
         client, self._client = self._client, None
         if client is not None:
@@ -445,7 +367,7 @@ class ImapSource:
                 self._drop()
                 raise SourceError(
                     f"IMAP login to {self.host}:{self.port} as user {self.username!r} was "
-                    f"refused ({_text(e)}); check the username and password in the config"
+                    f"refused ({error_text(e)}); check the username and password in the config"
                 ) from e
             except ssl.SSLCertVerificationError as e:
                 self._drop()
@@ -453,13 +375,13 @@ class ImapSource:
                     f"TLS certificate of {self.host}:{self.port} could not be verified "
                     f"({e.verify_message}); set ca_file to the server's CA certificate"
                 ) from e
-            except (IMAPClientAbortError, _Dropped, OSError) as e:
+            except (IMAPClientAbortError, ConnectionDropped, OSError) as e:
                 error: BaseException = e
             except IMAPClientError as e:
                 if not self._connection_dead():
                     raise SourceError(
                         f"IMAP {what} on {self.host}:{self.port} folder {self.folder!r} "
-                        f"failed: {_text(e)}"
+                        f"failed: {error_text(e)}"
                     ) from e
                 error = e
             self._drop()
@@ -469,7 +391,7 @@ class ImapSource:
                     f"lost the IMAP connection to {self.host}:{self.port} (folder "
                     f"{self.folder!r}) during {what} and could not get it back after "
                     f"{self.max_reconnects} reconnect attempt(s); last error: "
-                    f"{type(error).__name__}: {_text(error)}. Check that the server is up "
+                    f"{type(error).__name__}: {error_text(error)}. Check that the server is up "
                     f"and reachable, then run again"
                 ) from error
             delay = min(MAX_BACKOFF_SECONDS, self.backoff_base * 2 ** (failures - 1))
@@ -479,7 +401,7 @@ class ImapSource:
                 self.folder,
                 what,
                 type(error).__name__,
-                _text(error),
+                error_text(error),
                 failures,
                 self.max_reconnects,
                 delay,
@@ -500,21 +422,4 @@ class ImapSource:
             yield batch
 
 
-def _announces_mail(responses: Sequence[object]) -> bool:
-    """True if IDLE responses include EXISTS or RECENT (``(n, b'EXISTS')``)."""
-    return any(
-        isinstance(r, tuple) and len(r) >= 2 and r[1] in (b"EXISTS", b"RECENT") for r in responses
-    )
-
-
-def _text(e: BaseException) -> str:
-    """An exception's message as text (imaplib puts bytes in args)."""
-    if e.args and isinstance(e.args[0], bytes):
-        return e.args[0].decode(errors="replace")
-    text = str(e) or type(e).__name__
-    if text.startswith(("b'", 'b"')) and text[-1:] == text[1]:  # LoginError(str(bytes))
-        text = text[2:-1]
-    return text
-
-
-__all__ = ["IDLE_RENEW_SECONDS", "ImapSource"]
+__all__ = ["IDLE_RENEW_SECONDS", "MOVING_FLAG", "ImapSource"]
