@@ -40,3 +40,15 @@ class PermitError(SikmError):
 
 class InstallError(SikmError):
     """The installation is broken: a file the package ships is missing."""
+
+
+class InvalidRequest(UsageError):
+    """A request with a missing or wrong value; ``field`` names it in the bot's words.
+
+    The CLI turns ``field`` into its flag (``note`` → ``--note``) when it prints the
+    message, so the library never has to know how a value was given.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field

@@ -29,6 +29,21 @@ def test_mail_lists_quarantine_with_reasons_and_exports_raw(tmp_path: Path) -> N
     site.sikm("mail", "--export", "999", expect=1)
 
 
+def test_files_exports_every_stored_attachment(tmp_path: Path) -> None:
+    site = make_site(tmp_path)
+    app_id = site.deliver_fixture("app_resident_out_single_complete")
+    attachments = site.show(app_id)["attachments"]
+    out = tmp_path / "look"
+    result = site.sikm("files", app_id, "--out", str(out))
+    written = sorted(out.iterdir())
+    assert [str(p) for p in written] == sorted(result.stdout.splitlines())
+    assert f"{len(written)} file(s) written" in result.stderr
+    assert len(written) == len([a for a in attachments if not a["problem"]]) > 0
+    first = min(attachments, key=lambda a: a["id"])
+    assert written[0].name.startswith(f"{first['id']:04d}-{first['kind']}-")
+    site.sikm("files", "SIKM-2020-999999", "--out", str(out), expect=1)
+
+
 def test_outbox_shows_failures_and_requeues(tmp_path: Path) -> None:
     site = make_site(tmp_path)
     site.deliver_fixture("app_missing_ktp")

@@ -59,7 +59,8 @@ def test_reject_for_each_reason_tells_the_applicant(site: Site) -> None:
 
 def test_reject_other_needs_a_note_and_unknown_reason_is_usage_error(site: Site) -> None:
     app_id = site.deliver_fixture(COMPLETE["resident_out"])
-    site.sikm("reject", app_id, "--reason", "other", expect=2)
+    result = site.sikm("reject", app_id, "--reason", "other", expect=2)
+    assert "needs a note" in result.stderr and "--note" in result.stderr  # the flag to fix
     site.sikm("reject", app_id, "--reason", "looks_fishy", expect=2)
     assert site.show(app_id)["status"] == "under_review"
 

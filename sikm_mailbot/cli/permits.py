@@ -1,25 +1,27 @@
 """The permit commands of `sikm`: `keys init|rotate|export|list`, `verify`, `revoke`.
 
-Thin: the work is in ``permits.keys``, ``permits.verify`` and ``permits.issue``. Add
-them to the main Typer app with :func:`register` (``register(app)`` in ``cli.py``).
+Thin: the work is in ``permits.keys``, ``permits.verify`` and
+``permits.revocations``. Add them to the main Typer app with :func:`register`.
+Library imports stay inside the commands: a checkpoint device running
+`sikm verify --trust` never loads the store.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sikm_mailbot.cli.common import State, emit_json, fail, state
-from sikm_mailbot.config import ConfigError, load_settings
+from sikm_mailbot.cli.common import State, emit, emit_json, guarded, state
+from sikm_mailbot.config import load_settings
+from sikm_mailbot.errors import PermitError, RefusedError, UsageError
 
 if TYPE_CHECKING:
-    from sqlmodel import Session
-
     from sikm_mailbot.permits.keys import KeyStore, TrustList
-    from sikm_mailbot.permits.verify import VerifyResult
 
 _REGISTERED = "_sikm_permit_commands"
 
@@ -49,52 +51,36 @@ def _store(st: State) -> KeyStore:
 def _initialised_store(st: State) -> KeyStore:
     store = _store(st)
     if not store.is_initialised():
-        fail(2, f"no permit keys in {store.directory}: run `sikm keys init` first")
+        raise UsageError(f"no permit keys in {store.directory}: run `sikm keys init` first")
     return store
 
 
-def _session(st: State) -> Session:
-    from sqlmodel import Session
+@contextmanager
+def _key_files(what: str, hint: str = "") -> Iterator[None]:
+    """A key store or file-system failure while doing ``what``: a usage error (exit 2)."""
+    from sikm_mailbot.permits.keys import KeyStoreError
 
-    return Session(st.app.engine, expire_on_commit=False)
-
-
-def revocations(session: Session) -> list[dict[str, Any]]:
-    """The revoked permits, as the trust list carries them."""
-    from sqlmodel import select
-
-    from sikm_mailbot.store.models import Permit
-
-    rows = session.exec(
-        select(Permit).where(Permit.revoked_at.is_not(None))  # type: ignore[union-attr]
-    ).all()
-    return [
-        {
-            "permit": p.number,
-            "reason": p.revoke_reason,
-            "revoked_at": p.revoked_at.isoformat() if p.revoked_at else None,
-        }
-        for p in rows
-    ]
+    try:
+        yield
+    except (KeyStoreError, OSError) as exc:
+        raise UsageError(f"{what}: {exc}{hint}") from exc
 
 
 def _trust_from_store(st: State, now: datetime) -> TrustList:
-    from sikm_mailbot.permits.keys import KeyStoreError
+    from sikm_mailbot.permits.revocations import list_revocations
 
     store = _initialised_store(st)
-    with _session(st) as session:
-        revoked = revocations(session)
-    try:
+    revoked = list_revocations(st.app.engine)
+    env = st.settings.permits.passphrase_env
+    with _key_files("cannot load the permit keys", f" (passphrase from ${env})"):
         return store.trust_list(revoked, now)
-    except KeyStoreError as exc:
-        env = st.settings.permits.passphrase_env
-        fail(2, f"cannot load the permit keys: {exc} (passphrase from ${env})")
 
 
 # ---- keys ------------------------------------------------------------------------
 
 
 @keys_app.command("init")
+@guarded()
 def keys_init(
     ctx: typer.Context,
     issuer: Annotated[
@@ -102,16 +88,14 @@ def keys_init(
     ] = None,
 ) -> None:
     """Make the first signing key (ECDSA P-256 + self-signed certificate) and checkpoint key."""
-    from sikm_mailbot.permits.keys import KeyStoreError
-
     st = state(ctx)
     store = _store(st)
     if store.is_initialised():
-        fail(1, f"permit keys already exist in {store.directory}; use `sikm keys rotate`")
-    try:
+        raise RefusedError(
+            f"permit keys already exist in {store.directory}; use `sikm keys rotate`"
+        )
+    with _key_files("cannot create the permit keys"):
         info = store.init(issuer or st.settings.permits.issuer, _now(st))
-    except (KeyStoreError, OSError) as exc:
-        fail(2, f"cannot create the permit keys: {exc}")
     typer.echo(f"signing key {info.kid_hex} (valid until {info.not_after:%Y-%m-%d})")
     typer.echo(f"checkpoint key {info.checkpoint_kid.hex() if info.checkpoint_kid else '?'}")
     typer.echo(f"in {store.directory}")
@@ -121,6 +105,7 @@ def keys_init(
 
 
 @keys_app.command("rotate")
+@guarded()
 def keys_rotate(
     ctx: typer.Context,
     checkpoint: Annotated[
@@ -131,22 +116,19 @@ def keys_rotate(
     ] = False,
 ) -> None:
     """Add a new active key; the previous one is retired (still verifies, never signs)."""
-    from sikm_mailbot.permits.keys import KeyStoreError
-
     st = state(ctx)
     store = _initialised_store(st)
-    try:
+    with _key_files("cannot rotate"):
         if checkpoint:
             kid = store.rotate_checkpoint(_now(st)).hex()
             typer.echo(f"new checkpoint key {kid}; export the trust list to checkpoint devices")
         else:
             info = store.rotate_signing(_now(st))
             typer.echo(f"new signing key {info.kid_hex}; export the trust list to devices")
-    except (KeyStoreError, OSError) as exc:
-        fail(2, f"cannot rotate: {exc}")
 
 
 @keys_app.command("export")
+@guarded()
 def keys_export(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(metavar="FILE", help="Trust list to write (JSON).")],
@@ -156,17 +138,13 @@ def keys_export(
     It holds the checkpoint keys that open sealed QR codes: copy it only to
     checkpoint devices, never publish it.
     """
-    from sikm_mailbot.permits.keys import KeyStoreError
+    from sikm_mailbot.permits.revocations import list_revocations
 
     st = state(ctx)
     store = _initialised_store(st)
-    now = _now(st)
-    with _session(st) as session:
-        revoked = revocations(session)
-    try:
-        store.export_trust_list(file, revoked, now)
-    except (KeyStoreError, OSError) as exc:
-        fail(2, f"cannot export the trust list: {exc}")
+    revoked = list_revocations(st.app.engine)
+    with _key_files("cannot export the trust list"):
+        store.export_trust_list(file, revoked, _now(st))
     typer.echo(f"trust list written to {file} ({len(revoked)} revoked permit(s))")
     typer.echo(
         "note: it holds the checkpoint keys that open sealed QR codes: "
@@ -176,27 +154,21 @@ def keys_export(
 
 
 @keys_app.command("list")
+@guarded()
 def keys_list(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The keys in the key store: kid, kind, status, validity."""
-    from sikm_mailbot.permits.keys import KeyStoreError
-
-    st = state(ctx)
-    store = _initialised_store(st)
-    try:
-        records, issuer = store.records(), store.issuer()
-    except KeyStoreError as exc:
-        fail(2, str(exc))
+    store = _initialised_store(state(ctx))
     rows = [
         {k: v for k, v in r.as_dict().items() if k not in ("key_file", "cert_file")}
-        for r in records
+        for r in store.records()
     ]
     if as_json:
-        emit_json({"issuer": issuer, "directory": str(store.directory), "keys": rows})
+        emit_json({"issuer": store.issuer(), "directory": str(store.directory), "keys": rows})
         return
-    typer.echo(f"{issuer} — {store.directory}")
+    typer.echo(f"{store.issuer()} — {store.directory}")
     for r in rows:
         typer.echo(
             f"  {r['kid']}  {r['kind']:<10} {r['status']:<7} "
@@ -207,24 +179,7 @@ def keys_list(
 # ---- verify ----------------------------------------------------------------------
 
 
-def _print_result(result: VerifyResult) -> None:
-    d = result.as_dict()
-    typer.echo(("VALID" if result.valid else "INVALID") + f" — {result.message}")
-    if d["holder"]:
-        typer.echo(f"  Permit / Nomor:    {d['permit_number']}")
-        typer.echo(f"  Name / Nama:       {d['holder']['name']}")
-        typer.echo(f"  NIK:               ************{d['holder']['nik_last4']}")
-        typer.echo(f"  Route / Rute:      {d['route']['origin']} -> {d['route']['destination']}")
-        typer.echo(f"  Valid / Berlaku:   {d['valid_from']} .. {d['valid_until']}")
-        typer.echo(f"  Trip / Perjalanan: {d['trip_type']}, {d['category']}")
-    typer.echo(f"  Read from:         {result.source} ({result.token_from or 'no code found'})")
-    sig = result.pdf_signature
-    if sig is not None:
-        note = "" if result.signature_required else " (not required: scanned/unsigned PDF)"
-        signer = f", {sig['signer']}" if sig.get("signer") else ""
-        typer.echo(f"  PDF signature:     {sig['reason']}{signer}{note}")
-
-
+@guarded()
 def verify(
     ctx: typer.Context,
     target: Annotated[
@@ -241,41 +196,30 @@ def verify(
     ] = None,
 ) -> None:
     """Check a permit offline: exit 0 valid, 1 invalid (reason on stderr)."""
-    from sikm_mailbot.permits.keys import TrustList, TrustListError
-    from sikm_mailbot.permits.verify import VerifyInputError, verify_input
+    from sikm_mailbot.cli.render import print_verdict
+    from sikm_mailbot.permits.keys import TrustList
+    from sikm_mailbot.permits.verify import verify_input
 
     st = state(ctx)
     if trust_file is not None:
         # A checkpoint device: no database, no key store. Skip wiring the App (its
         # store imports cost ~0.4 s) and read only the settings for the clock skew.
-        try:
-            settings = load_settings(st.config_path)
-        except ConfigError as exc:
-            fail(2, f"configuration error: {exc}")
-        now = datetime.now(UTC)
-        try:
-            trust = TrustList.load(trust_file)
-        except TrustListError as exc:
-            fail(2, str(exc))
+        settings, now = load_settings(st.config_path), datetime.now(UTC)
+        trust = TrustList.load(trust_file)
     else:
         settings, now = st.settings, _now(st)
         trust = _trust_from_store(st, now)
     skew = timedelta(seconds=settings.permits.clock_skew_seconds)
-    try:
-        result = verify_input(target, trust, now, None, skew, password=password)
-    except VerifyInputError as exc:
-        fail(2, str(exc))
-    if as_json:
-        emit_json(result.as_dict())
-    else:
-        _print_result(result)
+    result = verify_input(target, trust, now, None, skew, password=password)
+    emit(result.as_dict(), as_json, print_verdict)
     if not result.valid:
-        fail(1, f"invalid permit ({result.reason}): {result.messages[0]}")
+        raise PermitError(f"invalid permit ({result.reason}): {result.messages[0]}")
 
 
 # ---- revoke ----------------------------------------------------------------------
 
 
+@guarded()
 def revoke(
     ctx: typer.Context,
     permit: Annotated[str, typer.Argument(metavar="PERMIT", help="Permit number.")],
@@ -283,34 +227,10 @@ def revoke(
     officer: Annotated[str | None, typer.Option("--officer", help="Who revokes.")] = None,
 ) -> None:
     """Revoke a permit: verify refuses it from now on (export the trust list to devices)."""
-    from sikm_mailbot.desk.decisions import officer_name
-    from sikm_mailbot.store.audit import record_event
-    from sikm_mailbot.store.models import Permit
+    from sikm_mailbot.permits.revocations import revoke as revoke_permit
 
-    if not reason.strip():
-        fail(2, "--reason must not be empty")
     st = state(ctx)
-    who = officer_name(officer)
-    now = _now(st)
-    with _session(st) as session:
-        row = session.get(Permit, permit.strip()) or session.get(Permit, permit.strip().upper())
-        if row is None:
-            fail(1, f"no permit {permit}")
-        if row.revoked_at is not None:
-            fail(1, f"permit {row.number} was already revoked by {row.revoked_by}")
-        row.revoked_at, row.revoked_by, row.revoke_reason = now, who, reason.strip()
-        session.add(row)
-        record_event(
-            session,
-            row.application_id,
-            "permit_revoked",
-            at=now,
-            actor=who,
-            detail=reason.strip(),
-            data={"permit": row.number},
-        )
-        session.commit()
-        number = row.number
+    number = revoke_permit(st.app.engine, permit, reason=reason, now=_now(st), officer=officer)
     typer.echo(f"permit {number} revoked; run `sikm keys export` for checkpoint devices")
 
 

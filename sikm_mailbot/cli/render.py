@@ -1,13 +1,131 @@
-"""Human-readable `sikm show`: the application document as Rich panels and tables."""
+"""Human-readable output: the documents the library returns, as Rich tables and lines.
+
+Each ``print_*`` takes exactly what the matching ``--json`` prints, so the two
+views never disagree.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+import typer
 from rich.console import Console
 from rich.table import Table
 
 from sikm_mailbot.domain.vocabulary import FORM_LABELS
+
+# `sikm stats` rows: the office's own bilingual labels, in its report's order.
+STATS_ROWS = (
+    ("Diterima / received (total)", "received"),
+    ("Menunggu kelengkapan / incomplete", "incomplete"),
+    ("Penelitian / in review", "in_review"),
+    ("Menunggu penjamin / waiting for guarantor", "awaiting_guarantor"),
+    ("Ditolak / rejected", "rejected"),
+    ("Diterbitkan / issued", "issued"),
+    ("Dibatalkan / cancelled", "cancelled"),
+    ("Masuk hari ini / today's intake", "today_intake"),
+    ("Lewat target / past one working day", "overdue"),
+)
+
+
+def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    """A plain Rich table on stdout."""
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)
+
+
+def print_queue(rows: list[dict[str, Any]]) -> None:
+    """`sikm list`: one line per application, the age in working hours (! = overdue)."""
+
+    def age(r: dict[str, Any]) -> str:
+        hours = "" if r["age_working_hours"] is None else f"{r['age_working_hours']:.1f}"
+        return hours + (" !" if r["overdue"] else "")
+
+    print_table(
+        f"{len(rows)} application(s)",
+        ("ID", "Status", "Category", "Name", "NIK", "Age (wh)", "Missing", "Flags"),
+        (
+            (
+                r["id"],
+                r["status"],
+                r["category"] or "?",
+                r["name"],
+                r["nik"],
+                age(r),
+                ", ".join(r["missing"]),
+                ", ".join(r["flags"]),
+            )
+            for r in rows
+        ),
+    )
+
+
+def print_stats(doc: dict[str, Any]) -> None:
+    """`sikm stats`: the office's counts, one row each."""
+    table = Table(title=f"SIKM — {doc['date']} (WIB)")
+    table.add_column("")
+    table.add_column("count", justify="right")
+    for label, key in STATS_ROWS:
+        table.add_row(label, str(doc[key]))
+    Console().print(table)
+
+
+def print_mail(rows: list[dict[str, Any]]) -> None:
+    """`sikm mail`: recorded messages, newest first, with where each ended."""
+    print_table(
+        f"{len(rows)} message(s), newest first",
+        ("Id", "From", "Subject", "Outcome", "Reason / application"),
+        (
+            (
+                str(d["ledger_id"]),
+                d["from"],
+                d["subject"][:50],
+                d["outcome"] or d["stage"],
+                d["application_id"] or d["reason"] or d["error"],
+            )
+            for d in rows
+        ),
+    )
+
+
+def print_outbox(rows: list[dict[str, Any]]) -> None:
+    """`sikm outbox`: outgoing mail, newest first, with the server's last words."""
+    print_table(
+        f"{len(rows)} mail(s), newest first",
+        ("Application", "Kind", "To", "Status", "Tries", "Error"),
+        (
+            (
+                d["application_id"] or "",
+                d["kind"],
+                d["to"],
+                d["status"],
+                str(d["attempts"]),
+                d["last_error"],
+            )
+            for d in rows
+        ),
+    )
+
+
+def print_poll(report: dict[str, Any]) -> None:
+    """`sikm poll`: the counts on one line, then one line per outcome."""
+    typer.echo(
+        f"fetched {report['fetched']}, new {report['new']}, duplicate {report['duplicate']}, "
+        f"quarantined {report['quarantined']}, resumed {report['resumed']}, "
+        f"failed {report['failed']}"
+    )
+    for outcome, n in report["outcomes"].items():
+        typer.echo(f"  {outcome}: {n}")
+
+
+def print_counts(report: dict[str, Any]) -> None:
+    """`sikm send`: ``sent 2, retried 0, ...`` on one line."""
+    typer.echo(", ".join(f"{k} {v}" for k, v in report.items()))
 
 
 def _kv_table(title: str, values: dict[str, Any], sources: dict[str, str]) -> Table:
@@ -85,3 +203,23 @@ def print_application(doc: dict[str, Any], console: Console | None = None) -> No
         for m in doc["mail"]:
             t.add_row(m["kind"], m["to"], m["status"], m["last_error"])
         c.print(t)
+
+
+def print_verdict(doc: dict[str, Any]) -> None:
+    """`sikm verify`: VALID/INVALID, who the permit is for, where the code was read."""
+    verdict = "VALID" if doc["valid"] else "INVALID"
+    typer.echo(f"{verdict} — {doc['message_en']} / {doc['message_id']}")
+    if doc["holder"]:
+        typer.echo(f"  Permit / Nomor:    {doc['permit_number']}")
+        typer.echo(f"  Name / Nama:       {doc['holder']['name']}")
+        typer.echo(f"  NIK:               ************{doc['holder']['nik_last4']}")
+        route = doc["route"]
+        typer.echo(f"  Route / Rute:      {route['origin']} -> {route['destination']}")
+        typer.echo(f"  Valid / Berlaku:   {doc['valid_from']} .. {doc['valid_until']}")
+        typer.echo(f"  Trip / Perjalanan: {doc['trip_type']}, {doc['category']}")
+    typer.echo(f"  Read from:         {doc['source']} ({doc['token_from'] or 'no code found'})")
+    sig = doc["pdf_signature"]
+    if sig is not None:
+        note = "" if doc["pdf_signature_required"] else " (not required: scanned/unsigned PDF)"
+        signer = f", {sig['signer']}" if sig.get("signer") else ""
+        typer.echo(f"  PDF signature:     {sig['reason']}{signer}{note}")

@@ -7,92 +7,28 @@ attachments, missing, problems, history.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, or_
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import load_only
 from sqlmodel import Session, select
 
+from sikm_mailbot.desk.lifecycle import load
 from sikm_mailbot.domain.vocabulary import (
     APPLICANT_KEYS,
     DOC_NAMES_EN,
     GUARANTOR_KEYS,
     OPEN_STATUSES,
     STATUS_NAMES_ID,
+    Category,
+    Status,
 )
-from sikm_mailbot.domain.workdays import (
-    JAKARTA,
-    OFFICE_CLOSE,
-    OFFICE_OPEN,
-    is_working_day,
-    to_jakarta,
-)
+from sikm_mailbot.domain.workdays import working_hours_between
+from sikm_mailbot.errors import InvalidRequest
 from sikm_mailbot.store.models import Application, Attachment, Event, OutboxMessage, utcnow
-
-_OFFICE_DAY_HOURS = 8.0  # OFFICE_OPEN to OFFICE_CLOSE
-
-
-class _WorkingDayCount:
-    """Working days in a date range in O(1), from prefix counts built once per range.
-
-    ``working_hours_between`` walks every day between two instants; for a queue of
-    100,000 files, each weeks old, that walk was most of ``sikm list``.
-    """
-
-    def __init__(self) -> None:
-        self.first: date | None = None
-        self.prefix: list[int] = [0]  # prefix[i] = working days in [first, first + i)
-
-    def between(self, lo: date, hi: date) -> int:
-        """Working days d with lo <= d < hi."""
-        if hi <= lo:
-            return 0
-        self._cover(lo, hi)
-        assert self.first is not None
-        return self.prefix[(hi - self.first).days] - self.prefix[(lo - self.first).days]
-
-    def _cover(self, lo: date, hi: date) -> None:
-        last = self.first + timedelta(days=len(self.prefix) - 1) if self.first else None
-        if self.first is not None and last is not None and self.first <= lo and hi <= last:
-            return
-        first = min(lo, self.first) if self.first else lo
-        end = max(hi, last) if last else hi
-        prefix = [0]
-        day = first
-        while day < end:
-            prefix.append(prefix[-1] + int(is_working_day(day)))
-            day += timedelta(days=1)
-        self.first, self.prefix = first, prefix
-
-
-_WORKING_DAYS = _WorkingDayCount()
-
-
-def _day_overlap_hours(day: date, lo: datetime, hi: datetime) -> float:
-    """Office hours of ``day`` that fall between ``lo`` and ``hi`` (0 on a day off)."""
-    if not is_working_day(day):
-        return 0.0
-    open_at = datetime.combine(day, OFFICE_OPEN, tzinfo=JAKARTA)
-    close_at = datetime.combine(day, OFFICE_CLOSE, tzinfo=JAKARTA)
-    lo, hi = max(lo, open_at), min(hi, close_at)
-    return max(0.0, (hi - lo).total_seconds() / 3600.0)
-
-
-def age_working_hours(a: datetime, b: datetime) -> float:
-    """Office hours from ``a`` to ``b``; equal to workdays.working_hours_between, in O(1)."""
-    start, end = to_jakarta(a), to_jakarta(b)
-    if end < start:
-        return -age_working_hours(b, a)
-    first, last = start.date(), end.date()
-    if first == last:
-        return _day_overlap_hours(first, start, end)
-    middle = _WORKING_DAYS.between(first + timedelta(days=1), last)
-    return (
-        _day_overlap_hours(first, start, end)
-        + middle * _OFFICE_DAY_HOURS
-        + _day_overlap_hours(last, start, end)
-    )
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -169,6 +105,43 @@ def query_applications(
     return list(session.exec(q))
 
 
+def list_applications(
+    engine: Engine,
+    *,
+    now: datetime,
+    status: str | None = None,
+    category: str | None = None,
+    overdue: bool = False,
+    search: str | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """`sikm list`: the queue rows, oldest first; InvalidRequest for an unknown filter."""
+    _check_member("status", status, Status.__members__)
+    _check_member("category", category, Category.__members__)
+    with Session(engine, expire_on_commit=False) as session:
+        rows = query_applications(
+            session,
+            status=status,
+            category=category,
+            overdue=overdue,
+            search=search,
+            now=now,
+            limit=limit,
+        )
+        return [summary(a, now) for a in rows]
+
+
+def _check_member(field: str, value: str | None, allowed: Iterable[str]) -> None:
+    if value and value not in allowed:
+        raise InvalidRequest(f"unknown {field} {value!r}; one of: {', '.join(allowed)}")
+
+
+def show_application(engine: Engine, app_id: str, now: datetime) -> dict[str, Any]:
+    """`sikm show`: one application's document; Refused when there is none."""
+    with Session(engine, expire_on_commit=False) as session:
+        return application_doc(session, load(session, app_id), now)
+
+
 def summary(app: Application, now: datetime) -> dict[str, Any]:
     """One queue row (no full NIK)."""
     created = _aware(app.created_at)
@@ -181,7 +154,7 @@ def summary(app: Application, now: datetime) -> dict[str, Any]:
         "nik": "*" * 12 + app.nik_last4 if app.nik_last4 else "",  # never more than 4 digits
         "created_at": _iso(app.created_at),
         "due_at": _iso(app.due_at),
-        "age_working_hours": round(age_working_hours(created, now), 1) if created else None,
+        "age_working_hours": round(working_hours_between(created, now), 1) if created else None,
         "overdue": is_overdue(app, now),
         "missing": list(app.missing),
         "problems": len(app.problems),

@@ -6,6 +6,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import func
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from sikm_mailbot.domain.vocabulary import OPEN_STATUSES, Status
@@ -51,3 +52,9 @@ def office_stats(session: Session, now: datetime) -> dict[str, Any]:
         "overdue": overdue,
         "by_status": by_status,
     }
+
+
+def stats_report(engine: Engine, now: datetime) -> dict[str, Any]:
+    """`sikm stats`: :func:`office_stats` in a session of its own."""
+    with Session(engine) as session:
+        return office_stats(session, now)

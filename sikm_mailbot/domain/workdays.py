@@ -123,19 +123,74 @@ def due_date(completed_at: datetime) -> datetime:
     return datetime.combine(due_day, OFFICE_CLOSE, tzinfo=JAKARTA)
 
 
+class _WorkingDayCount:
+    """Working days in a date range in O(1), from prefix counts kept per covered range.
+
+    Walking every day between two instants made ``sikm list`` on a queue of 100,000
+    files, each weeks old, spend most of its time here (bench/README.md, Queue).
+    The covered range only grows; each growth swaps in a new (first, prefix) pair in
+    one assignment, so a reader in another thread never mixes two ranges.
+    """
+
+    def __init__(self) -> None:
+        # prefix[i] = working days in [first, first + i)
+        self._span: tuple[date, list[int]] | None = None
+
+    def between(self, lo: date, hi: date) -> int:
+        """Working days d with lo <= d < hi."""
+        if hi <= lo:
+            return 0
+        first, prefix = self._cover(lo, hi)
+        return prefix[(hi - first).days] - prefix[(lo - first).days]
+
+    def _cover(self, lo: date, hi: date) -> tuple[date, list[int]]:
+        span = self._span
+        if span is not None:
+            first, prefix = span
+            last = first + timedelta(days=len(prefix) - 1)
+            if first <= lo and hi <= last:
+                return span
+            lo, hi = min(lo, first), max(hi, last)
+        prefix = [0]
+        day = lo
+        while day < hi:
+            prefix.append(prefix[-1] + int(is_working_day(day)))
+            day += timedelta(days=1)
+        self._span = (lo, prefix)
+        return self._span
+
+
+_WORKING_DAYS = _WorkingDayCount()
+_OFFICE_DAY_HOURS = (
+    datetime.combine(date.min, OFFICE_CLOSE) - datetime.combine(date.min, OFFICE_OPEN)
+).total_seconds() / 3600.0
+
+
+def _office_hours_on(day: date, lo: datetime, hi: datetime) -> float:
+    """Office hours of ``day`` that fall between ``lo`` and ``hi`` (0 on a day off)."""
+    if not is_working_day(day):
+        return 0.0
+    open_at = datetime.combine(day, OFFICE_OPEN, tzinfo=JAKARTA)
+    close_at = datetime.combine(day, OFFICE_CLOSE, tzinfo=JAKARTA)
+    lo, hi = max(lo, open_at), min(hi, close_at)
+    return max(0.0, (hi - lo).total_seconds() / 3600.0)
+
+
 def working_hours_between(a: datetime, b: datetime) -> float:
-    """Office hours (08:00-16:00 WIB, working days) from `a` to `b`; negative if b < a."""
+    """Office hours (08:00-16:00 WIB, working days) from `a` to `b`; negative if b < a.
+
+    O(1) after the first call over a date range: the first and last day are measured,
+    the whole days between them counted from prefix sums.
+    """
     start, end = to_jakarta(a), to_jakarta(b)
     if end < start:
         return -working_hours_between(b, a)
-    seconds = 0.0
-    d = start.date()
-    while d <= end.date():
-        if is_working_day(d):
-            open_at = datetime.combine(d, OFFICE_OPEN, tzinfo=JAKARTA)
-            close_at = datetime.combine(d, OFFICE_CLOSE, tzinfo=JAKARTA)
-            lo, hi = max(start, open_at), min(end, close_at)
-            if hi > lo:
-                seconds += (hi - lo).total_seconds()
-        d += timedelta(days=1)
-    return seconds / 3600.0
+    first, last = start.date(), end.date()
+    if first == last:
+        return _office_hours_on(first, start, end)
+    middle = _WORKING_DAYS.between(first + timedelta(days=1), last)
+    return (
+        _office_hours_on(first, start, end)
+        + middle * _OFFICE_DAY_HOURS
+        + _office_hours_on(last, start, end)
+    )
