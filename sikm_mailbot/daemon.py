@@ -15,7 +15,7 @@ from datetime import datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from sikm_mailbot.store.lease import DbLease
-from sikm_mailbot.wiring import App, make_source
+from sikm_mailbot.wiring import App, Job, make_source
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class Daemon:
         )
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self.intake = app.intake(stop=self.stop, heartbeat=self.lease.renew)
-        self.extra_jobs: list[tuple[str, Callable[[], object], dict]] = app.extra_jobs()
+        self.extra_jobs: list[Job] = app.extra_jobs()
 
     def poll_job(self) -> None:
         """Intake cycles until no wake-up came in meanwhile; errors are logged, never fatal.

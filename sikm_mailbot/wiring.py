@@ -1,30 +1,50 @@
-"""Wiring: settings → store, file store, mail source, pipeline. Used by the CLI and tests."""
+"""Wiring: settings → store, file store, mail source, pipeline, desk, outbox.
+
+One typed :class:`App` builds each part on first use; the CLI, the daemon and the
+tests all get their parts here. Heavy modules are imported when a part is built,
+and named for the type checker only, so ``sikm --version`` stays fast.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, NamedTuple
 
 from sqlalchemy.engine import Engine
 
 from sikm_mailbot.config import Settings
-from sikm_mailbot.intake.driver import Intake, Pipeline
+from sikm_mailbot.intake.driver import Intake
 from sikm_mailbot.mail.sources.base import Source
 from sikm_mailbot.mail.sources.maildir import MaildirSource
 from sikm_mailbot.store.db import open_store
 from sikm_mailbot.store.files import FileStore
 from sikm_mailbot.store.models import utcnow
 
+if TYPE_CHECKING:
+    from sikm_mailbot.desk.decisions import Desk
+    from sikm_mailbot.intake.pipeline import ReadingPipeline
+    from sikm_mailbot.outbox.flush import FlushReport
+    from sikm_mailbot.outbox.transports import Transport
+
 log = logging.getLogger(__name__)
 
 SEND_BATCH = 50  # mails per flush between renewals of the outbox lease
+
+
+class Job(NamedTuple):
+    """A scheduler job besides the poll."""
+
+    id: str
+    run: Callable[[], object]
+    trigger: dict[str, object]  # APScheduler trigger arguments
 
 
 def source_key(settings: Settings) -> str:
@@ -96,14 +116,23 @@ class App:
         """The protected file store."""
         return FileStore(self.settings.path(self.settings.store.files_dir))
 
-    def pipeline(self) -> Pipeline:
+    def pipeline(self) -> ReadingPipeline:
         """The reading stages for the intake."""
         from sikm_mailbot.intake.pipeline import ReadingPipeline
 
         return ReadingPipeline(self.settings, self.files, now=self.now)
 
-    def intake(self, **kwargs: Any) -> Intake:
-        """The configured intake: source, pipeline and limits (kwargs: stop, heartbeat)."""
+    def intake(
+        self,
+        *,
+        stop: threading.Event | None = None,
+        heartbeat: Callable[[], bool] | None = None,
+    ) -> Intake:
+        """The configured intake: source, pipeline and limits.
+
+        ``stop`` ends a poll after the message in hand; ``heartbeat`` renews the
+        caller's lease after each message (False = lost it: stop).
+        """
         return Intake(
             self.engine,
             self.files,
@@ -111,10 +140,11 @@ class App:
             source_key(self.settings),
             pipeline=self.pipeline(),
             max_message_bytes=self.settings.inbox.max_message_bytes,
-            **kwargs,
+            stop=stop,
+            heartbeat=heartbeat,
         )
 
-    def desk(self) -> Any:
+    def desk(self) -> Desk:
         """The officer's desk, able to issue permits."""
         from sikm_mailbot.desk.decisions import Desk
 
@@ -126,19 +156,19 @@ class App:
             issuer = None
         return Desk(self.settings, issuer)
 
-    def transport(self) -> Any:
+    def transport(self) -> Transport:
         """Where replies go: .eml files (default) or SMTP."""
-        from sikm_mailbot.outbox.core import FileTransport, SmtpTransport
+        from sikm_mailbot.outbox.transports import FileTransport, SmtpTransport
 
         if self.settings.outbox.kind == "smtp":
             return SmtpTransport(self.settings.outbox)
         return FileTransport(self.outbox_dir)
 
-    def send(self) -> Any:
+    def send(self) -> FlushReport:
         """One outbox flush under the "outbox" lease (one sender at a time)."""
         from sqlmodel import Session
 
-        from sikm_mailbot.outbox.core import FlushReport, flush
+        from sikm_mailbot.outbox.flush import FlushReport, flush
         from sikm_mailbot.outbox.sent_copy import sent_folder_appender
         from sikm_mailbot.store.lease import DbLease
 
@@ -166,10 +196,11 @@ class App:
 
     def guarantor_sweep(self) -> dict[str, int]:
         """Remind silent guarantors once; cancel after the timeout."""
+        from sikm_mailbot.desk import guarantor
         from sikm_mailbot.store.db import session_scope
 
         with session_scope(self.engine) as session:
-            counts = self.desk().guarantor_sweep(session, self.now())
+            counts = guarantor.sweep(session, self.settings, self.now())
         if any(counts.values()):
             log.info("guarantor check: %s", counts)
         return counts
@@ -190,14 +221,14 @@ class App:
         )
         return late
 
-    def extra_jobs(self) -> list[tuple[str, Callable[[], object], dict[str, Any]]]:
-        """Scheduler jobs besides the poll: (id, function, APScheduler trigger arguments)."""
+    def extra_jobs(self) -> list[Job]:
+        """Scheduler jobs besides the poll: send, the guarantor sweep, the overdue report."""
         hour, minute = (int(x) for x in self.settings.desk.overdue_report_time.split(":"))
         send_every = self.settings.outbox.send_interval
         return [
-            ("send", self._quiet_send, {"trigger": "interval", "seconds": send_every}),
-            ("guarantor", self.guarantor_sweep, {"trigger": "interval", "seconds": 300}),
-            (
+            Job("send", self._quiet_send, {"trigger": "interval", "seconds": send_every}),
+            Job("guarantor", self.guarantor_sweep, {"trigger": "interval", "seconds": 300}),
+            Job(
                 "overdue",
                 self.overdue_report,
                 {"trigger": "cron", "hour": hour, "minute": minute, "timezone": "Asia/Jakarta"},

@@ -11,17 +11,12 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, SQLModel, create_engine, select
 
-from sikm_mailbot.config import OfficeSettings, OutboxSettings
-from sikm_mailbot.outbox.compose import build_context
-from sikm_mailbot.outbox.core import (
-    FileTransport,
-    SmtpTransport,
-    flush,
-    new_message_id,
-    queue_reply,
-    retry_delay,
-    retry_failed,
-)
+from sikm_mailbot.config import OfficeSettings, OutboxSettings, Settings
+from sikm_mailbot.outbox.compose import MailDetails, PermitFacts
+from sikm_mailbot.outbox.flush import flush, retry_delay
+from sikm_mailbot.outbox.notify import Notice, OutgoingFile, Threading, notify
+from sikm_mailbot.outbox.queue import new_message_id, retry_failed
+from sikm_mailbot.outbox.transports import FileTransport, SmtpTransport
 from sikm_mailbot.store.models import Application, Event, OutboxMessage
 from tests.smtp_server import (  # noqa: F401 - fixtures
     dropping_smtp_server,
@@ -75,6 +70,11 @@ def factory(tmp_path: Path) -> Callable[[], Session]:
     return lambda: Session(engine)
 
 
+def office(outbox: OutboxSettings) -> Settings:
+    """The settings notify reads: this outbox, the test office."""
+    return Settings(office=OFFICE, outbox=outbox)
+
+
 def smtp_settings(server, **kw) -> OutboxSettings:  # noqa: ANN001
     base = dict(
         kind="smtp",
@@ -102,18 +102,10 @@ def queue(
     with factory() as s:
         app = s.get(Application, "SIKM-2020-000123")
         for _ in range(n):
-            msg = queue_reply(
-                s,
-                kind=kind,
-                to_addr=to,
-                context=build_context(app, office=OFFICE),
-                office=OFFICE,
-                settings=settings,
-                in_reply_to=CITIZEN_MSGID,
-                application_id="SIKM-2020-000123",
-                now=now,
-                **kw,
+            notice = Notice(
+                kind=kind, to=to, application=app, thread=Threading(CITIZEN_MSGID), **kw
             )
+            msg = notify(s, notice, office(settings), now=now)
             assert msg is not None
             ids.append(msg.message_id)
         s.commit()
@@ -130,7 +122,7 @@ def events(factory: Callable[[], Session], action: str) -> list[Event]:
         return list(s.exec(select(Event).where(Event.action == action)).all())
 
 
-# ------------------------------------------------------------------ queue_reply
+# ------------------------------------------------------------------ notify
 
 
 def test_message_id_is_unique_and_uses_office_domain() -> None:
@@ -139,23 +131,24 @@ def test_message_id_is_unique_and_uses_office_domain() -> None:
     assert a.startswith("<") and a.endswith("@sikm.example.org>")
 
 
-def test_queue_reply_builds_full_message_and_does_not_commit(factory) -> None:
-    settings = OutboxSettings()
+def test_notify_builds_full_message_and_does_not_commit(factory) -> None:
+    settings = office(OutboxSettings())
     with factory() as s:
         app = s.get(Application, "SIKM-2020-000123")
-        msg = queue_reply(
-            s,
+        notice = Notice(
             kind="permit",
-            to_addr="Budi Santoso <budi@EXAMPLE.com>",
-            context=build_context(app, office=OFFICE, permit_number="SIKM/2020/0001"),
-            office=OFFICE,
-            settings=settings,
-            in_reply_to=CITIZEN_MSGID,
-            references=["<first@mail.example.com>", "garbage\r\nBcc: evil@example.net"],
-            application_id=app.id,
-            attachments=[("SIKM-2020-000123.pdf", "application/pdf", b"%PDF-1.7 test")],
-            now=T0,
+            to="Budi Santoso <budi@EXAMPLE.com>",
+            application=app,
+            thread=Threading.answering(
+                CITIZEN_MSGID,
+                ["<first@mail.example.com>", "garbage\r\nBcc: evil@example.net"],
+            ),
+            details=MailDetails(permit=PermitFacts("SIKM/2020/0001")),
+            attachments=(
+                OutgoingFile("SIKM-2020-000123.pdf", "application/pdf", b"%PDF-1.7 test"),
+            ),
         )
+        msg = notify(s, notice, settings, now=T0)
         assert msg is not None
         parsed = message_from_bytes(msg.raw, policy=policy.default)
         assert parsed["Message-ID"] == msg.message_id
@@ -184,17 +177,12 @@ def test_queue_reply_builds_full_message_and_does_not_commit(factory) -> None:
 def test_no_attachment_gives_multipart_alternative_and_references_are_capped(factory) -> None:
     refs = [f"<r{i}@mail.example.com>" for i in range(30)]
     with factory() as s:
-        msg = queue_reply(
-            s,
+        notice = Notice(
             kind="not_understood",
-            to_addr="someone@example.net",
-            context=build_context(None, office=OFFICE),
-            office=OFFICE,
-            settings=OutboxSettings(),
-            in_reply_to=CITIZEN_MSGID,
-            references=refs,
-            now=T0,
+            to="someone@example.net",
+            thread=Threading.answering(CITIZEN_MSGID, refs),
         )
+        msg = notify(s, notice, office(OutboxSettings()), now=T0)
         parsed = message_from_bytes(msg.raw, policy=policy.default)
         got = parsed["References"].split()
         assert parsed.get_content_type() == "multipart/alternative"
@@ -203,15 +191,12 @@ def test_no_attachment_gives_multipart_alternative_and_references_are_capped(fac
 
 def test_mail_not_answering_anything_is_auto_generated(factory) -> None:
     with factory() as s:
-        msg = queue_reply(
-            s,
+        notice = Notice(
             kind="guarantor_reminder",
-            to_addr="penjamin@example.org",
-            context=build_context(s.get(Application, "SIKM-2020-000123"), office=OFFICE),
-            office=OFFICE,
-            settings=OutboxSettings(),
-            now=T0,
+            to="penjamin@example.org",
+            application=s.get(Application, "SIKM-2020-000123"),
         )
+        msg = notify(s, notice, office(OutboxSettings()), now=T0)
         parsed = message_from_bytes(msg.raw, policy=policy.default)
         assert parsed["Auto-Submitted"] == "auto-generated"
         assert "In-Reply-To" not in parsed
@@ -220,16 +205,8 @@ def test_mail_not_answering_anything_is_auto_generated(factory) -> None:
 @pytest.mark.parametrize("bad", ["", "a@example.com, b@example.com", "no-at-sign", "x@\nBcc: y"])
 def test_bad_recipient_is_suppressed_with_event(factory, bad: str) -> None:
     with factory() as s:
-        out = queue_reply(
-            s,
-            kind="ack",
-            to_addr=bad,
-            context=build_context(s.get(Application, "SIKM-2020-000123"), office=OFFICE),
-            office=OFFICE,
-            settings=OutboxSettings(),
-            application_id="SIKM-2020-000123",
-            now=T0,
-        )
+        notice = Notice(kind="ack", to=bad, application=s.get(Application, "SIKM-2020-000123"))
+        out = notify(s, notice, office(OutboxSettings()), now=T0)
         assert out is None
         s.commit()
     assert rows(factory) == []
@@ -241,19 +218,19 @@ def test_per_recipient_rate_limit(factory) -> None:
     queue(factory, settings, n=3, to="budi@example.com", now=T0)
     with factory() as s:
         app = s.get(Application, "SIKM-2020-000123")
-        ctx = build_context(app, office=OFFICE)
-        common = dict(context=ctx, office=OFFICE, settings=settings, application_id=app.id)
+
+        def send(kind: str, to: str, now: datetime) -> OutboxMessage | None:
+            return notify(s, Notice(kind=kind, to=to, application=app), office(settings), now=now)
+
         later = T0 + timedelta(minutes=59)
         # Case differences do not get around the cap.
-        assert (
-            queue_reply(s, kind="status", to_addr="BUDI@example.com", now=later, **common) is None
-        )
+        assert send("status", "BUDI@example.com", later) is None
         # Another person is not affected; decisions are never capped.
-        assert queue_reply(s, kind="ack", to_addr="siti@example.com", now=later, **common)
-        assert queue_reply(s, kind="permit", to_addr="budi@example.com", now=later, **common)
+        assert send("ack", "siti@example.com", later)
+        assert send("permit", "budi@example.com", later)
         # An hour after the burst only the permit is in the window: 1 < 3.
         hour = T0 + timedelta(minutes=61)
-        assert queue_reply(s, kind="status", to_addr="budi@example.com", now=hour, **common)
+        assert send("status", "budi@example.com", hour)
         s.commit()
     (ev,) = events(factory, "reply_suppressed")
     assert ev.detail.startswith("rate limit") and ev.application_id == "SIKM-2020-000123"

@@ -7,20 +7,25 @@ from pathlib import Path
 
 import pytest
 
-from sikm_mailbot.config import OfficeSettings
+from sikm_mailbot.config import DeskSettings, OfficeSettings
+from sikm_mailbot.domain.assess import document_groups
 from sikm_mailbot.domain.vocabulary import DOC_NAMES_EN, DOC_NAMES_ID, STATUS_NAMES_ID, Problem
-from sikm_mailbot.outbox.compose import (
-    KINDS,
+from sikm_mailbot.domain.wording import (
+    FILE_PROBLEMS,
     REJECTION_REASONS,
-    REQUIRED_DOCS,
-    UNREADABLE_REASONS,
-    ReplyError,
-    build_context,
     format_date_en,
     format_date_id,
+)
+from sikm_mailbot.outbox.compose import (
+    KINDS,
+    MailDetails,
+    ReplyError,
+    UnreadableFile,
+    build_context,
     render,
 )
 from sikm_mailbot.store.models import Application
+from tests.test_fixture_corpus import ATTACHMENT_CODES
 
 OFFICE = OfficeSettings()
 SEPARATOR = "------------- English -------------"
@@ -66,21 +71,21 @@ def make_app(**kw) -> Application:
     return Application(**base)
 
 
-EXTRA = {
-    "unreadable": [
-        {"filename": "dokumen.zip", "problem": "archive_not_accepted"},
-        {"filename": "ktp.pdf", "problem": "pdf_encrypted"},
-        {"filename": "surat.docx", "problem": "unsupported_format"},
-        {"filename": "foto.heic", "problem": "something_new"},
-    ],
-    "attached_files": ["Formulir-SIKM.pdf", "Surat-Pernyataan.pdf"],
-}
+EXTRA = MailDetails(
+    unreadable=(
+        UnreadableFile("dokumen.zip", "archive_not_accepted"),
+        UnreadableFile("ktp.pdf", "pdf_encrypted"),
+        UnreadableFile("surat.docx", "unsupported_format"),
+        UnreadableFile("foto.heic", "something_new"),
+    ),
+    attached_files=("Formulir-SIKM.pdf", "Surat-Pernyataan.pdf"),
+)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_kind_renders_both_languages(kind: str) -> None:
     app = None if kind in ("forms", "not_understood") else make_app()
-    r = render(kind, build_context(app, office=OFFICE, **EXTRA), OFFICE)
+    r = render(kind, build_context(app, office=OFFICE, details=EXTRA), OFFICE)
     assert r.kind == kind and r.subject and "\n" not in r.subject
     assert " / " in r.subject  # Indonesian / English
     id_part, en_part = r.text.split(SEPARATOR)
@@ -116,13 +121,13 @@ def test_html_escapes_untrusted_names_text_does_not_mangle_them() -> None:
         assert "<script>" not in r.html and "&lt;script&gt;" in r.html
         assert "<b>boss</b>" not in r.html
         assert evil in r.text
-    files = [{"filename": "<img src=x onerror=alert(1)>.pdf", "problem": "corrupt"}]
-    r = render("unreadable", build_context(app, office=OFFICE, unreadable=files), OFFICE)
+    files = MailDetails(unreadable=(UnreadableFile("<img src=x onerror=alert(1)>.pdf", "corrupt"),))
+    r = render("unreadable", build_context(app, office=OFFICE, details=files), OFFICE)
     assert "<img" not in r.html and "&lt;img" in r.html
 
 
 def test_unreadable_reasons_are_plain_words_with_fallback() -> None:
-    r = render("unreadable", build_context(make_app(), office=OFFICE, **EXTRA), OFFICE)
+    r = render("unreadable", build_context(make_app(), office=OFFICE, details=EXTRA), OFFICE)
     assert "dokumen.zip: file berupa ZIP/RAR" in r.text
     assert "ktp.pdf: the file is locked with a password" in r.text
     assert "surat.docx: jenis file ini tidak bisa kami baca" in r.text
@@ -130,15 +135,17 @@ def test_unreadable_reasons_are_plain_words_with_fallback() -> None:
     assert "tanpa kata sandi" in r.text and "PDF, JPG atau PNG" in r.text
 
 
-def test_every_attachment_problem_code_of_the_pipeline_has_plain_words() -> None:
-    from sikm_mailbot.intake.pipeline import _ATTACHMENT_MESSAGES
-
-    assert set(_ATTACHMENT_MESSAGES) <= set(UNREADABLE_REASONS)
+def test_every_attachment_problem_code_of_the_intake_has_plain_words() -> None:
+    # Each code mail/extract and the intake set is said both as a reason after the
+    # file name and as a sentence among the problems to fix.
+    for code in ATTACHMENT_CODES:
+        words = FILE_PROBLEMS[code]
+        assert all(words.reason) and words.advice and all(words.advice), code
 
 
 def test_forms_lists_documents_per_category_from_the_table() -> None:
-    r = render("forms", build_context(None, office=OFFICE, **EXTRA), OFFICE)
-    for groups in REQUIRED_DOCS.values():
+    r = render("forms", build_context(None, office=OFFICE, details=EXTRA), OFFICE)
+    for groups in document_groups().values():
         for group in groups:
             for kind in group:
                 assert DOC_NAMES_ID[kind] in r.text and DOC_NAMES_EN[kind] in r.text
@@ -201,6 +208,12 @@ def test_guarantor_request_has_trip_deadline_and_no_answer_words_in_subject() ->
     assert "SETUJU" in r.text and "TOLAK" in r.text
     # The subject must not contain an answer word: a reply keeps the subject.
     assert "SETUJU" not in r.subject.upper() and "TOLAK" not in r.subject.upper()
+
+
+def test_guarantor_deadline_follows_the_desk_setting() -> None:
+    desk = DeskSettings(guarantor_timeout_hours=24)
+    r = render("guarantor_request", build_context(make_app(), office=OFFICE, desk=desk), OFFICE)
+    assert "Batas waktu: Sabtu, 23 Mei 2020, 14:00 WIB" in r.text  # asked 22 May 14:00 WIB
 
 
 def test_cancelled_guarantor_timeout() -> None:

@@ -63,6 +63,10 @@ DOCUMENTS: dict[str, tuple[str, ...]] = {
     "urgent": ("form", "statement", "ktp", "photo", "emergency_letter"),
 }
 COMMON_DOCUMENTS = ("form", "statement", "ktp")
+# A category that proves its purpose with one of two letters: the first for a work
+# trip (``sektor`` filled), the second otherwise. nonresident_in: the Jakarta
+# workplace letter, else the Jakarta domicile letter (an emergency).
+PURPOSE_LETTERS: dict[str, tuple[str, str]] = {"nonresident_in": ("work_letter", "domicile_letter")}
 
 _FORM_ORDER = {key: i for i, key in enumerate(FORM_LABELS)}
 
@@ -74,6 +78,11 @@ _NOT_ALLOWED_PURPOSE = re.compile(
 )
 
 
+def needs_guarantor(category: str | None) -> bool:
+    """Whether this category names a guarantor, whom the office asks to confirm by email."""
+    return category in CATEGORIES_WITH_GUARANTOR
+
+
 def required_documents(category: str | None, fields: dict[str, str]) -> list[str]:
     """The DocKind values `category` needs, in the contract's order.
 
@@ -81,9 +90,26 @@ def required_documents(category: str | None, fields: dict[str, str]) -> list[str
     domicile_letter. An unknown category needs the documents common to all.
     """
     docs = list(DOCUMENTS.get(category or "", COMMON_DOCUMENTS))
-    if category == "nonresident_in":
-        docs.append("work_letter" if (fields.get("sektor") or "").strip() else "domicile_letter")
+    letters = PURPOSE_LETTERS.get(category or "")
+    if letters:
+        work_trip = bool((fields.get("sektor") or "").strip())
+        docs.append(letters[0] if work_trip else letters[1])
     return docs
+
+
+def document_groups() -> dict[str, tuple[tuple[str, ...], ...]]:
+    """What each category must send, as groups of alternatives (one of a group is enough).
+
+    The same facts as :func:`required_documents`, for telling people in advance
+    (the forms mail), before the form says whether the trip is for work.
+    """
+    groups: dict[str, tuple[tuple[str, ...], ...]] = {}
+    for category, docs in DOCUMENTS.items():
+        alternatives: list[tuple[str, ...]] = [(doc,) for doc in docs]
+        if category in PURPOSE_LETTERS:
+            alternatives.append(PURPOSE_LETTERS[category])
+        groups[category] = tuple(alternatives)
+    return groups
 
 
 # ----------------------------------------------------------------- the context
@@ -149,7 +175,7 @@ def rule_required(app: _Application) -> Iterable[Problem]:
         needed.append("tanggal_kembali")
     elif app.trip_type == "multiple":
         needed.append("berlaku_sampai")
-    if app.category in CATEGORIES_WITH_GUARANTOR:
+    if needs_guarantor(app.category):
         needed.extend(REQUIRED_GUARANTOR)
     for key in needed:
         if not app.has(key):

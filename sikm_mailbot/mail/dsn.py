@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import re
+from email.message import Message
 
 _ACTION = re.compile(r"^\s*Action\s*:\s*([A-Za-z]+)", re.IGNORECASE | re.MULTILINE)
 _RANK = ("failed", "delayed", "delivered", "relayed", "expanded")
 
 
-def dsn_action(raw: bytes) -> str | None:
-    """The most serious ``Action`` of a report's recipients (``failed`` first), or None.
+def dsn_action(message: Message) -> str | None:
+    """The most serious ``Action`` of a parsed report's recipients (``failed`` first), or None.
 
-    None: not a delivery-status report (e.g. a read receipt), or unreadable.
+    None: not a delivery-status report (e.g. a read receipt), or unreadable. Takes
+    the message as parsed once for reading it, not the raw bytes again.
     """
     try:
-        msg = email.message_from_bytes(raw, policy=email.policy.compat32)
         actions: set[str] = set()
-        for part in msg.walk():
+        for part in message.walk():
             if part.get_content_type() != "message/delivery-status":
                 continue
             payload = part.get_payload()

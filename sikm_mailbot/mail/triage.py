@@ -239,11 +239,27 @@ def _words(text: str) -> list[str]:
 
 
 _FORMS_WORDS = {"formulir", "form", "forms", "formular"}
+# Words that show a mail is about this service, for mail with no form and no documents.
+_SERVICE_WORDS = ("sikm", "izin keluar", "surat izin", "formulir", "permohonan", "keluar masuk")
+
+
+def has_form_values(fields: Mapping[str, str]) -> bool:
+    """Whether typed values look like a form, not a signature ("Email: …") in any mail."""
+    return len([k for k, v in fields.items() if v and k != "email"]) >= 2
+
+
+def about_service(subject: str, body_new_text: str) -> bool:
+    """Whether the subject or the new text mentions this service (SIKM, the permit, the form)."""
+    text = f"{subject}\n{body_new_text}".lower()
+    return any(word in text for word in _SERVICE_WORDS)
+
+
+Command = Literal["forms", "status"]
 
 
 def command_of(
     subject: str, body_new_text: str, has_attachments: bool, has_fields: bool
-) -> Literal["forms", "status"] | None:
+) -> Command | None:
     """A command mail: ``"forms"`` (send me the blank forms), ``"status"``, or None.
 
     A mail with attachments or form fields is a submission, never a command (so a

@@ -119,7 +119,7 @@ def record(
     key = dedupe_key(raw, summary)
     # Only the content decides "seen before": a Maildir file name can be reused for
     # another mail, and a re-fetched copy has the same key anyway.
-    existing = session.exec(select(LedgerEntry).where(LedgerEntry.dedupe_key == key)).first()
+    existing = _by_key(session, key)
     if existing is not None:
         # The watermark moves only once this copy has left the inbox
         # (advance_watermark after finish), so a crash in between re-lists it.
@@ -137,15 +137,7 @@ def record(
         subject=summary.subject,
         attempts=1,  # the first reading try is counted with the record: one commit less
     )
-    session.add(entry)
-    advance_watermark(session, source_key, ref)
-    try:
-        session.commit()
-    except IntegrityError:  # a concurrent writer recorded it first
-        session.rollback()
-        found = session.exec(select(LedgerEntry).where(LedgerEntry.dedupe_key == key)).one()
-        return Recorded(found, is_new=False)
-    return Recorded(entry, is_new=True)
+    return _insert(session, entry, source_key, ref)
 
 
 def record_oversize(
@@ -153,7 +145,7 @@ def record_oversize(
 ) -> Recorded:
     """Record a message too large to download: quarantined, body never fetched."""
     key = "o:" + hashlib.sha256(f"{source_key}|{ref.uidvalidity}|{ref.uid}".encode()).hexdigest()
-    existing = session.exec(select(LedgerEntry).where(LedgerEntry.dedupe_key == key)).first()
+    existing = _by_key(session, key)
     if existing is not None:
         return Recorded(existing, is_new=False)
     entry = LedgerEntry(
@@ -168,9 +160,24 @@ def record_oversize(
         outcome="quarantined",
         reason=f"message is {ref.size} bytes, over the {limit}-byte limit; body not downloaded",
     )
+    return _insert(session, entry, source_key, ref)
+
+
+def _by_key(session: Session, key: str) -> LedgerEntry | None:
+    return session.exec(select(LedgerEntry).where(LedgerEntry.dedupe_key == key)).first()
+
+
+def _insert(session: Session, entry: LedgerEntry, source_key: str, ref: MessageRef) -> Recorded:
+    """Commit a new row with the folder's watermark; a concurrent writer's row wins."""
     session.add(entry)
     advance_watermark(session, source_key, ref)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:  # a concurrent writer recorded it first
+        session.rollback()
+        found = _by_key(session, entry.dedupe_key)
+        assert found is not None
+        return Recorded(found, is_new=False)
     return Recorded(entry, is_new=True)
 
 

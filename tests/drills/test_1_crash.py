@@ -30,7 +30,7 @@ from sqlmodel import Session, select
 
 from sikm_mailbot.config import load_settings
 from sikm_mailbot.intake.driver import Intake
-from sikm_mailbot.outbox.core import FileTransport
+from sikm_mailbot.outbox.transports import FileTransport
 from sikm_mailbot.store.models import Application, Event, LedgerEntry, OutboxMessage
 from sikm_mailbot.wiring import App, make_source, source_key
 from tests.dovecot import Dovecot
