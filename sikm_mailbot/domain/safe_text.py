@@ -1,0 +1,49 @@
+"""Text that came from outside, made safe to keep, sign and print.
+
+Citizens' mail can carry terminal escape sequences (ESC, OSC 8 links, clear
+screen), other C0/C1 control characters and Unicode bidi overrides that reorder
+what an officer reads. :func:`clean` removes them where text enters the bot;
+:func:`visible` shows any that remain as harmless symbols, for a terminal;
+:func:`unsafe_characters` lets a command refuse them (permit claims).
+"""
+
+from __future__ import annotations
+
+import re
+
+# Bidi embeddings/overrides (U+202A–U+202E) and isolates (U+2066–U+2069).
+BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+
+# C0 controls but TAB and LF, DEL, C1 controls, and the bidi controls.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f" + "".join(sorted(BIDI_CONTROLS)) + "]")
+
+
+def unsafe_characters(value: str) -> list[str]:
+    """The unsafe characters in ``value``, as ``U+XXXX`` names (empty when clean)."""
+    return [f"U+{ord(ch):04X}" for ch in dict.fromkeys(_UNSAFE.findall(value))]
+
+
+def clean(value: str) -> str:
+    """``value`` without control characters (TAB and newlines kept) or bidi controls.
+
+    A carriage return becomes a newline (``\\r\\n`` one newline), so line structure
+    survives while ``\\r`` can no longer overwrite what a terminal already shows.
+    """
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return _UNSAFE.sub("", value)
+
+
+def visible(value: str) -> str:
+    """``value`` for a terminal: each unsafe character shown as a symbol, never obeyed.
+
+    C0 controls become their Unicode control pictures (ESC → ␛), everything else
+    unsafe (DEL, C1, bidi) becomes ``<U+XXXX>``.
+    """
+
+    def show(m: re.Match[str]) -> str:
+        code = ord(m.group(0))
+        if code < 0x20:
+            return chr(0x2400 + code)
+        return f"<U+{code:04X}>"
+
+    return _UNSAFE.sub(show, value.replace("\r\n", "\n"))
