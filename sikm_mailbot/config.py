@@ -61,6 +61,9 @@ class InboxSettings(_Section):
     timeout: PositiveFloat = 30.0
     idle: bool = True
     max_message_bytes: PositiveInt = 25 * 1024 * 1024
+    # The office MTA's authserv-id (RFC 8601): only its Authentication-Results count.
+    # Empty = sender authentication is unknown; only replies to our mail bind.
+    trusted_authserv_id: str = ""
 
     @model_validator(mode="after")
     def _imap_needs_host(self) -> InboxSettings:
@@ -99,6 +102,7 @@ class OutboxSettings(_Section):
     max_attempts: PositiveInt = 8
     retry_base_seconds: PositiveFloat = 60.0
     replies_per_hour: PositiveInt = 5  # per recipient, loop safety
+    guarantor_mails_per_day: PositiveInt = 5  # requests + reminders to one guarantor in 24 h
     sent_folder: str = ""  # IMAP folder to keep a copy in; empty = no copy
 
     @model_validator(mode="after")

@@ -52,3 +52,16 @@ class InvalidRequest(UsageError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class StorageError(SikmError):
+    """The disk refused: ``path`` cannot be written (or opened) because of ``cause``,
+    e.g. ``var/sikm.db: read-only file system``. Nothing was half-written."""
+
+    def __init__(self, path: str, cause: str) -> None:
+        super().__init__(f"{path}: {cause}")
+        self.path = path
+        self.cause = cause
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return (type(self), (self.path, self.cause))

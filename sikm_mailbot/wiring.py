@@ -7,6 +7,7 @@ and named for the type checker only, so ``sikm --version`` stays fast.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -270,18 +271,58 @@ class _CurrentStderr(logging.StreamHandler):
         pass
 
 
+class _LogFile(logging.FileHandler):
+    """The operator log file; a disk that refuses it never stops a command.
+
+    When a line cannot be written (full, read-only), one warning goes to stderr and
+    the file is dropped: stderr still gets every line.
+    """
+
+    dropped = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.dropped:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging API
+        if self.dropped:
+            return
+        self.dropped = True
+        _warn_log_file(self.baseFilename, sys.exc_info()[1])
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+def _warn_log_file(path: str | Path, exc: BaseException | None) -> None:
+    """The one line said when the log file cannot be used."""
+    from sikm_mailbot.store.disk import cause_of, shown
+
+    errno_ = getattr(exc, "errno", None)
+    cause = cause_of(errno_) if isinstance(errno_, int) else str(exc)
+    sys.stderr.write(f"sikm: warning: log file {shown(path)}: {cause}; logging to stderr only\n")
+
+
+def _log_file_handler(path: Path) -> logging.Handler | None:
+    """A handler for the log file (0600), or None with one warning when it cannot be opened."""
+    old = os.umask(0o077)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return _LogFile(path, encoding="utf-8")
+    except OSError as exc:
+        _warn_log_file(path, exc)
+        return None
+    finally:
+        os.umask(old)
+
+
 def setup_logging(settings: Settings) -> None:
     """Operator logging: one line per event, to stderr and optionally a file (0600)."""
     handlers: list[logging.Handler] = [_CurrentStderr()]
     log_file = settings.logging.file
     if log_file is not None:
-        path = settings.path(log_file)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        old = os.umask(0o077)
-        try:
-            handlers.append(logging.FileHandler(path, encoding="utf-8"))
-        finally:
-            os.umask(old)
+        file_handler = _log_file_handler(settings.path(log_file))
+        if file_handler is not None:
+            handlers.append(file_handler)
     logging.basicConfig(
         level=settings.logging.level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

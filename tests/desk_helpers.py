@@ -66,14 +66,46 @@ class Site:
     def show(self, app_id: str) -> dict[str, Any]:
         return self.sikm("show", app_id, "--json")
 
-    def reply_as(self, sender: str, app_id: str, body: str, attachments=()) -> None:
-        """A reply as a mail client writes it: Re: subject with the tracking number."""
+    def our_mail_to(self, app_id: str, address: str) -> str:
+        """The Message-ID of our newest mail about ``app_id`` to ``address`` ("" = none)."""
+        from sqlmodel import Session, select
+
+        from sikm_mailbot.config import load_settings
+        from sikm_mailbot.store.models import OutboxMessage
+        from sikm_mailbot.wiring import App
+
+        engine = App(load_settings(self.config)).engine
+        with Session(engine) as s:
+            row = s.exec(
+                select(OutboxMessage)
+                .where(OutboxMessage.application_id == app_id)
+                .where(OutboxMessage.to_addr == address.lower())
+                .order_by(OutboxMessage.id.desc())
+            ).first()
+        engine.dispose()
+        return row.message_id if row is not None else ""
+
+    def reply_as(
+        self,
+        sender: str,
+        app_id: str,
+        body: str,
+        attachments=(),
+        *,
+        replying: bool = True,
+        headers: list[tuple[str, str]] = (),
+    ) -> None:
+        """A reply as a mail client writes it: Re: subject with the tracking number,
+        In-Reply-To our newest mail to ``sender`` about the file (when there is one and
+        ``replying``); ``headers`` on top (e.g. the office MTA's Authentication-Results)."""
         self.deliver(
             simple_mail(
                 subject=f"Re: [{app_id}] Permohonan SIKM",
                 sender=sender,
                 body=body + "\n\n> quoted text of our mail\n> SETUJU / TOLAK\n",
                 attachments=list(attachments),
+                in_reply_to=self.our_mail_to(app_id, sender) if replying else "",
+                headers=list(headers),
             )
         )
         self.sikm("poll")

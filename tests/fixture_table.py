@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from sikm_mailbot.config import Settings, load_settings
@@ -77,10 +79,12 @@ def run_fixture(
         app.engine, app.files, make_source(), source_key(settings), pipeline=app.pipeline()
     )
     first = expected.get("follow_up_of")
+    data = raw(name)
     if first:
         deliver(raw(first))
         assert intake.poll().new == 1
-    deliver(raw(name))
+        data = as_real_reply(data, app.engine)
+    deliver(data)
     report = intake.poll()
     assert report.new == 1, report
     with Session(app.engine) as s:
@@ -94,6 +98,29 @@ def run_fixture(
         )
         replies = list(s.exec(select(OutboxMessage).where(OutboxMessage.ledger_id == entry.id)))
     return Result(entry, application, atts, replies)
+
+
+_OUR_REPLY = re.compile(rb"<ack-([A-Z]+-\d{4}-\d{6})@sikm\.example\.org>")
+
+
+def as_real_reply(data: bytes, engine: Engine) -> bytes:
+    """A follow-up fixture with our real reply's Message-ID in place of its stand-in.
+
+    The fixtures name the reply they answer ``<ack-SIKM-…@sikm.example.org>``; ours
+    are random, so the newest mail we sent about that application takes its place,
+    as the applicant's mail client would have put it there.
+    """
+
+    def ours(m: re.Match[bytes]) -> bytes:
+        with Session(engine) as s:
+            row = s.exec(
+                select(OutboxMessage)
+                .where(OutboxMessage.application_id == m.group(1).decode())
+                .order_by(OutboxMessage.id.desc())
+            ).first()
+        return row.message_id.encode() if row is not None else m.group(0)
+
+    return _OUR_REPLY.sub(ours, data)
 
 
 def check(name: str, result: Result) -> None:

@@ -18,15 +18,26 @@ def simple_mail(
     body: str = "Selamat pagi, berikut permohonan saya.",
     message_id: str | None = None,
     attachments: list[tuple[str, str, bytes]] = (),
+    in_reply_to: str = "",
+    headers: list[tuple[str, str]] = (),
 ) -> bytes:
-    """A plain mail as a phone client would send it."""
+    """A plain mail as a phone client would send it.
+
+    ``in_reply_to`` makes it a reply (In-Reply-To and References); ``headers`` come
+    first, on top, as a receiving MTA would add them (e.g. Authentication-Results).
+    """
     n = next(_counter)
     msg = EmailMessage()
+    for name, value in headers:
+        msg[name] = value
     msg["From"] = f"Warga {n} <{sender}>"
     msg["To"] = "sikm@sikm.example.org"
     msg["Subject"] = subject
     msg["Date"] = format_datetime(datetime(2020, 5, 20, 9, 0, n % 60, tzinfo=UTC))
     msg["Message-ID"] = message_id or f"<test-{n}-{id(msg)}@example.com>"
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+        msg["References"] = in_reply_to
     msg.set_content(body)
     for name, ctype, data in attachments:
         maintype, subtype = ctype.split("/", 1)

@@ -115,7 +115,7 @@ def test_guarantor_confirms_then_officer_approves_is_refused_before(site: Site) 
     # someone else answering for the guarantor changes nothing
     site.reply_as("mallory@example.net", app_id, "SETUJU")
     doc = site.show(app_id)
-    assert doc["status"] == "awaiting_guarantor" and "foreign_follow_up" in doc["flags"]
+    assert doc["status"] == "awaiting_guarantor" and "held_mail" in doc["flags"]
     site.reply_as(guarantor, app_id, "SETUJU, saya menjamin.")
     doc = site.show(app_id)
     assert doc["status"] == "under_review" and "guarantor_confirmed" in doc["flags"]
@@ -336,7 +336,21 @@ def test_applicant_fixes_own_guarantor_email_by_reply(site: Site) -> None:
     assert doc["status"] == "awaiting_guarantor"
 
 
-def test_many_applicants_same_company_guarantor_all_asked(site: Site) -> None:
+def test_many_applicants_same_guarantor_are_capped_per_day(site: Site) -> None:
+    """Anyone may name anyone as guarantor: at most guarantor_mails_per_day (5) requests
+    a day reach one address; the rest wait, flagged for the officer, with the reason."""
+    (site.root / "config.toml").write_text(
+        "[outbox]\nreplies_per_hour = 50\nguarantor_mails_per_day = 5\n"
+    )
     ids = [site.deliver_fixture(COMPLETE["nonresident_in"]) for _ in range(7)]
-    for app_id in ids:
-        assert [m.kind for m in mails(site, app_id)].count("guarantor_request") == 1
+    asked = [
+        app_id
+        for app_id in ids
+        if [m.kind for m in mails(site, app_id)].count("guarantor_request") == 1
+    ]
+    assert asked == ids[:5]
+    for app_id in ids[5:]:
+        doc = site.show(app_id)
+        assert doc["status"] == "awaiting_guarantor" and "guarantor_mail_held" in doc["flags"]
+        held = [h for h in doc["history"] if h["action"] == "reply_suppressed"]
+        assert held and "guarantor mails to this address in the last 24 hours" in held[0]["detail"]

@@ -18,10 +18,12 @@ from sikm_mailbot.domain.wording import (
 )
 from sikm_mailbot.outbox.compose import (
     KINDS,
+    LINK_REMOVED,
     MailDetails,
     ReplyError,
     UnreadableFile,
     build_context,
+    defang,
     render,
 )
 from sikm_mailbot.store.models import Application
@@ -116,11 +118,15 @@ def test_incomplete_names_every_missing_doc_and_problem() -> None:
 def test_html_escapes_untrusted_names_text_does_not_mangle_them() -> None:
     evil = '<script>alert("x")</script> & Co'
     app = make_app(fields={"nama": evil, "penjamin_nama": "<b>boss</b>"})
-    for kind in ("ack", "guarantor_request", "incomplete"):
+    for kind in ("ack", "incomplete"):
         r = render(kind, build_context(app, office=OFFICE), OFFICE)
         assert "<script>" not in r.html and "&lt;script&gt;" in r.html
         assert "<b>boss</b>" not in r.html
         assert evil in r.text
+    # To a third party (the guarantor) the applicant's markup does not travel at all.
+    r = render("guarantor_request", build_context(app, office=OFFICE), OFFICE)
+    assert "script" in r.text and "<script>" not in r.text and "<b>" not in r.text
+    assert "&lt;script" not in r.html and "<script>" not in r.html and "&lt;b&gt;" not in r.html
     files = MailDetails(unreadable=(UnreadableFile("<img src=x onerror=alert(1)>.pdf", "corrupt"),))
     r = render("unreadable", build_context(app, office=OFFICE, details=files), OFFICE)
     assert "<img" not in r.html and "&lt;img" in r.html
@@ -130,7 +136,7 @@ def test_unreadable_reasons_are_plain_words_with_fallback() -> None:
     r = render("unreadable", build_context(make_app(), office=OFFICE, details=EXTRA), OFFICE)
     assert "dokumen.zip: file berupa ZIP/RAR" in r.text
     assert "ktp.pdf: the file is locked with a password" in r.text
-    assert "surat.docx: jenis file ini tidak bisa kami baca" in r.text
+    assert "surat.docx: format file ini tidak diterima — kirim sebagai PDF/JPG/PNG" in r.text
     assert "foto.heic: file tidak bisa dibuka" in r.text  # unknown code → generic words
     assert "tanpa kata sandi" in r.text and "PDF, JPG atau PNG" in r.text
 
@@ -247,3 +253,37 @@ def test_unknown_kind_and_override_dir(tmp_path: Path) -> None:
 def test_missing_context_value_is_a_clear_error() -> None:
     with pytest.raises(ReplyError, match="ack"):
         render("ack", {"tracking_id": "SIKM-2020-000001"}, OFFICE)
+
+
+def test_mail_to_the_guarantor_carries_no_links_from_the_applicant() -> None:
+    """Purpose and names are the applicant's words: links become a plain note."""
+    app = make_app(
+        fields={
+            "nama": "Budi www.evil.example.com",
+            "keperluan": "Bekerja di PT. Maju, lihat https://evil.example.net/login?x=1",
+            "kota_asal": "Bandung [link=https://evil.example.org]klik[/link]",
+            "penjamin_nama": "Siti mailto:siti@evil.example.net",
+        }
+    )
+    for kind in ("guarantor_request", "guarantor_reminder"):
+        r = render(kind, build_context(app, office=OFFICE), OFFICE)
+        for part in (r.text, r.html, r.subject):
+            assert "evil.example" not in part and "://" not in part and "[link" not in part
+        assert LINK_REMOVED in r.text and LINK_REMOVED in r.html
+        assert "Bekerja di PT. Maju" in r.text  # the words themselves stay
+    # The applicant's own mail keeps what they typed (they wrote it).
+    ack = render("ack", build_context(app, office=OFFICE), OFFICE)
+    assert "www.evil.example.com" in ack.text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Rawat inap RS. Mitra Keluarga", "Rawat inap RS. Mitra Keluarga"),
+        ("a\r\nSETUJU\x1b[2J", "a SETUJU 2J"),
+        ("see evil.example.com/x now", f"see {LINK_REMOVED} now"),
+        ("x" * 300, "x" * 199 + "…"),
+    ],
+)
+def test_defang(text: str, expected: str) -> None:
+    assert defang(text) == expected

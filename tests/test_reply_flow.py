@@ -140,7 +140,7 @@ def test_stranger_quoting_a_tracking_number_changes_nothing(tmp_path: Path) -> N
     after = site.show(app_id)
     assert after["status"] == before["status"] and after["missing"] == before["missing"]
     assert len(after["attachments"]) == len(before["attachments"])
-    assert "foreign_follow_up" in after["flags"]
+    assert "held_mail" in after["flags"]
     assert after["mail"] == before["mail"]  # the stranger got no answer about it
 
 
@@ -171,7 +171,12 @@ def test_bounce_of_our_reply_marks_delivery_failed(tmp_path: Path) -> None:
 
 
 def test_failed_authentication_marks_sender_unverified(tmp_path: Path) -> None:
+    """Our MTA (inbox.trusted_authserv_id) says the From is forged: the file is kept,
+    flagged for the officer, and nobody is answered (no backscatter)."""
     site = make_site(tmp_path)
+    (tmp_path / "config.toml").write_text(
+        "[inbox]\ntrusted_authserv_id = 'mx.sikm.example.org'\n[outbox]\nreplies_per_hour = 50\n"
+    )
     raw_mail = (FIXTURES / "app_resident_out_single_complete.eml").read_bytes()
     raw_mail = (
         b"Authentication-Results: mx.sikm.example.org; spf=fail smtp.mailfrom=example.com;"
@@ -182,6 +187,23 @@ def test_failed_authentication_marks_sender_unverified(tmp_path: Path) -> None:
     (row,) = site.sikm("list", "--json")
     assert "sender_unverified" in row["flags"]
     assert row["status"] == "under_review"  # flagged for the officer, not rejected
+    doc = site.show(row["id"])
+    assert doc["mail"] == []  # no reply to a sender our MTA says is forged
+    assert any(h["action"] == "reply_suppressed" for h in doc["history"])
+
+
+def test_foreign_authentication_headers_are_claims(tmp_path: Path) -> None:
+    """Without a configured authserv-id (the default), a dmarc=fail header is the
+    sender's word: it neither flags nor silences anything."""
+    site = make_site(tmp_path)
+    raw_mail = (FIXTURES / "app_resident_out_single_complete.eml").read_bytes()
+    raw_mail = b"Authentication-Results: mx.sikm.example.org; dmarc=fail\r\n" + raw_mail
+    raw_mail = b"Received-SPF: fail (forged)\r\n" + raw_mail
+    site.deliver(raw_mail)
+    site.sikm("poll")
+    (row,) = site.sikm("list", "--json")
+    assert "sender_unverified" not in row["flags"]
+    assert [m["kind"] for m in site.show(row["id"])["mail"]] == ["ack"]
 
 
 def realmail() -> list[Path]:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 import typer
 
 from sikm_mailbot.config import ConfigError, Settings, load_settings
+from sikm_mailbot.domain.safe_text import json_escaped, visible
 from sikm_mailbot.errors import SikmError, SourceError, UsageError
 
 if TYPE_CHECKING:
@@ -35,7 +36,12 @@ _PREFIXES: Mapping[type[SikmError], str] = {
     SourceError: "inbox unavailable",
 }
 # The library names a wrong value by its field; the CLI says which flag gives it.
-_FLAGS: Mapping[str, str] = {"note": "--note", "missing": "--missing", "reason": "--reason"}
+_FLAGS: Mapping[str, str] = {
+    "note": "--note",
+    "missing": "--missing",
+    "reason": "--reason",
+    "set": "--set",
+}
 
 GUARDED = "__sikm_guarded__"  # set on every command body that goes through guarded()
 
@@ -73,13 +79,14 @@ def state(ctx: typer.Context) -> State:
 def fail(code: int, reason: str) -> NoReturn:
     """Print a one-line reason on stderr and exit with ``code``."""
     line = " ".join(part.strip() for part in reason.splitlines() if part.strip())
-    typer.echo(f"sikm: {line}", err=True)
+    typer.echo(f"sikm: {visible(line)}", err=True)  # a reason may quote outside text
     raise typer.Exit(code)
 
 
 def emit_json(doc: Any) -> None:
-    """One JSON document on stdout."""
-    sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n")
+    """One JSON document on stdout; no raw control or bidi character (all escaped)."""
+    text = json.dumps(doc, ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write(json_escaped(text) + "\n")
 
 
 def emit(doc: R, as_json: bool, render: Callable[[R], None]) -> None:
@@ -126,6 +133,9 @@ def guarded(
             except (typer.Exit, typer.Abort):
                 raise
             except Exception as exc:  # a bug: one line here, the traceback in the log
+                disk_error = _storage_error(exc)
+                if disk_error is not None:  # not a bug: a full or read-only disk
+                    fail(exit_code(disk_error), error_line(disk_error, hints))
                 name = _command_name(kwargs.get("ctx"), body)
                 log.exception("%s failed", name)
                 fail(1, f"{name} failed: {type(exc).__name__}: {exc}")
@@ -134,6 +144,13 @@ def guarded(
         return run
 
     return decorate
+
+
+def _storage_error(exc: Exception) -> SikmError | None:
+    """A disk that refused a write (OSError EROFS, ENOSPC, …) that escaped the store."""
+    from sikm_mailbot.store.disk import as_storage_error
+
+    return as_storage_error(exc)
 
 
 def _command_name(ctx: object, body: Callable[..., Any]) -> str:

@@ -83,17 +83,18 @@ def files(
     out: Annotated[Path, typer.Option("--out", help="Folder to write the attachments into.")],
 ) -> None:
     """Export an application's attachments to look at them."""
+    from sikm_mailbot.cli.render import say
     from sikm_mailbot.desk.files import export_files
 
     st = state(ctx)
     written = 0
     for f in export_files(st.app.engine, st.app.files, app_id, out):
         if f.path is None:
-            typer.echo(f"  (not stored) {f.filename}: {f.note}", err=True)
+            say(f"  (not stored) {f.filename}: {f.note}", err=True)
         else:
             written += 1
-            typer.echo(str(f.path))
-    typer.echo(f"{written} file(s) written to {out}", err=True)
+            say(str(f.path))
+    say(f"{written} file(s) written to {out}", err=True)
 
 
 def _decide(ctx: typer.Context, app_id: str, decision: Decision, officer: str | None) -> Decided:
@@ -106,10 +107,12 @@ def _decide(ctx: typer.Context, app_id: str, decision: Decision, officer: str | 
 
 def _print_decided(done: Decided, as_json: bool, what: str) -> None:
     """After a decision: the application as JSON, or one line saying what changed."""
+    from sikm_mailbot.cli.render import say
+
     emit(
         done.doc,
         as_json,
-        lambda d: typer.echo(f"{d['id']}: {what} — now {d['status']} ({d['status_name']})"),
+        lambda d: say(f"{d['id']}: {what} — now {d['status']} ({d['status_name']})"),
     )
 
 

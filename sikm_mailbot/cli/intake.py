@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from sikm_mailbot.cli.common import State, emit, emit_json, guarded, state
-from sikm_mailbot.errors import BusyError, RefusedError
+from sikm_mailbot.errors import BusyError, RefusedError, UsageError
 
 if TYPE_CHECKING:
     from sikm_mailbot.intake.driver import Intake
@@ -113,6 +113,9 @@ def _export_mail(st: State, ledger_id: int, out: Path | None) -> None:
     """The stored original of one message, to ``out`` or raw on stdout."""
     from sikm_mailbot.desk.mailbook import raw_mail
 
+    if out is None and sys.stdout.isatty():
+        # The raw bytes are the sender's: escape sequences in them would run here.
+        raise UsageError("the raw mail is not printed on a terminal: give --out FILE, or pipe it")
     data = raw_mail(st.app.engine, st.app.files, ledger_id)
     if out is None:
         sys.stdout.buffer.write(data)

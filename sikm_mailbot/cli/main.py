@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from sikm_mailbot.cli import desk, forms, intake, permits
+from sikm_mailbot.cli import corrections, desk, forms, held, intake, permits
 from sikm_mailbot.cli.common import State
 
 app = typer.Typer(
@@ -58,7 +58,7 @@ def main(
 
 
 # The order of `sikm --help`: the intake, the desk, the forms, then the permits.
-for group in (intake, desk, forms, permits):
+for group in (intake, desk, corrections, held, forms, permits):
     group.register(app)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,12 +12,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from sikm_mailbot.cli.common import State, emit, emit_json, guarded, state
 from sikm_mailbot.config import load_settings
+from sikm_mailbot.domain.safe_text import visible
 from sikm_mailbot.errors import PermitError, RefusedError, UsageError
 
 if TYPE_CHECKING:
@@ -144,7 +145,7 @@ def keys_export(
     store = _initialised_store(st)
     revoked = list_revocations(st.app.engine)
     with _key_files("cannot export the trust list"):
-        store.export_trust_list(file, revoked, _now(st))
+        store.export_trust_list(file, revoked, _now(st), st.settings.permits.encrypt_qr)
     typer.echo(f"trust list written to {file} ({len(revoked)} revoked permit(s))")
     typer.echo(
         "note: it holds the checkpoint keys that open sealed QR codes: "
@@ -179,6 +180,33 @@ def keys_list(
 # ---- verify ----------------------------------------------------------------------
 
 
+def _line(label: str, value: object) -> None:
+    """One ``label: value`` row; ``value`` may come from the file or token, so shown
+    with its control and bidi characters made visible (plain echo: no markup)."""
+    typer.echo(f"  {label:<19}{visible(str(value))}")
+
+
+def print_verdict(doc: dict[str, Any]) -> None:
+    """`sikm verify`: the verdict, who the permit is for, and what was verified."""
+    verdict = "VALID" if doc["valid"] else "INVALID"
+    typer.echo(visible(f"{verdict} — {doc['message_en']} / {doc['message_id']}"))
+    if doc["holder"]:
+        route = doc["route"]
+        _line("Permit / Nomor:", doc["permit_number"])
+        _line("Name / Nama:", doc["holder"]["name"])
+        _line("NIK:", f"************{doc['holder']['nik_last4']}")
+        _line("Route / Rute:", f"{route['origin']} -> {route['destination']}")
+        _line("Valid / Berlaku:", f"{doc['valid_from']} .. {doc['valid_until']}")
+        _line("Trip / Perjalanan:", f"{doc['trip_type']}, {doc['category']}")
+    _line("Read from:", f"{doc['source']} ({doc['token_from'] or 'no code found'})")
+    if doc.get("page_note_en"):
+        _line("Page / Halaman:", f"{doc['page_note_en']} / {doc['page_note_id']}")
+    sig = doc["pdf_signature"]
+    if sig is not None:
+        signer = f", {sig['signer']}" if sig.get("signer") else ""
+        _line("PDF signature:", f"{sig['reason']}{signer}")
+
+
 @guarded()
 def verify(
     ctx: typer.Context,
@@ -195,10 +223,13 @@ def verify(
         str | None, typer.Option("--password", help="Password of an encrypted permit PDF.")
     ] = None,
 ) -> None:
-    """Check a permit offline: exit 0 valid, 1 invalid (reason on stderr)."""
-    from sikm_mailbot.cli.render import print_verdict
+    """Check a permit offline: exit 0 valid, 1 invalid (reason on stderr).
+
+    `page_verified` (JSON) is true only when the office signature covers the whole
+    PDF; otherwise only the QR code's data (the name) is genuine, not the page.
+    """
     from sikm_mailbot.permits.keys import TrustList
-    from sikm_mailbot.permits.verify import verify_input
+    from sikm_mailbot.permits.verify import sealing_required, verify_input
 
     st = state(ctx)
     if trust_file is not None:
@@ -206,11 +237,15 @@ def verify(
         # store imports cost ~0.4 s) and read only the settings for the clock skew.
         settings, now = load_settings(st.config_path), datetime.now(UTC)
         trust = TrustList.load(trust_file)
+        # Whether the office seals: the trust list says so; an older list does not.
+        seals = settings.permits.encrypt_qr if trust.sealed is None else trust.sealed
     else:
         settings, now = st.settings, _now(st)
         trust = _trust_from_store(st, now)
+        seals = settings.permits.encrypt_qr
     skew = timedelta(seconds=settings.permits.clock_skew_seconds)
-    result = verify_input(target, trust, now, None, skew, password=password)
+    sealed = sealing_required(seals, trust)
+    result = verify_input(target, trust, now, None, skew, password=password, require_sealed=sealed)
     emit(result.as_dict(), as_json, print_verdict)
     if not result.valid:
         raise PermitError(f"invalid permit ({result.reason}): {result.messages[0]}")

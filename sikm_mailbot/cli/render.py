@@ -2,6 +2,12 @@
 
 Each ``print_*`` takes exactly what the matching ``--json`` prints, so the two
 views never disagree.
+
+Values come from citizens' mail, so they are printed as text, never obeyed: Rich
+markup is off (every value is a ``Text``), so is emoji replacement and
+highlighting, and :func:`~sikm_mailbot.domain.safe_text.visible` shows any
+control or bidi character still in the store as a symbol. Plain lines go through
+:func:`say`, which does the same.
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from sikm_mailbot.domain.safe_text import visible
 from sikm_mailbot.domain.vocabulary import FORM_LABELS
 
 # `sikm stats` rows: the office's own bilingual labels, in its report's order.
@@ -29,14 +37,39 @@ STATS_ROWS = (
 )
 
 
-def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
-    """A plain Rich table on stdout."""
-    table = Table(title=title)
+def plain_console() -> Console:
+    """A console that prints what it is given as text: no markup, emoji or highlighting."""
+    return Console(markup=False, emoji=False, highlight=False)
+
+
+def text(value: object, style: str = "") -> Text:
+    """One value as printable text: ``None`` empty, unsafe characters shown as symbols."""
+    if isinstance(value, Text):
+        return Text(visible(value.plain), style=value.style)
+    return Text(visible("" if value is None else str(value)), style=style)
+
+
+def line(*parts: object | tuple[object, str]) -> Text:
+    """A line of values, each plain or ``(value, style)``, every one as :func:`text`."""
+    out = Text()
+    for part in parts:
+        out.append_text(text(*part) if isinstance(part, tuple) else text(part))
+    return out
+
+
+def say(message: str, *, err: bool = False) -> None:
+    """A plain line (stdout, or stderr) with unsafe characters shown as symbols."""
+    typer.echo(visible(message), err=err)
+
+
+def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """A plain Rich table on stdout; every cell is text, never markup."""
+    table = Table(title=text(title))
     for column in columns:
-        table.add_column(column)
+        table.add_column(text(column))
     for row in rows:
-        table.add_row(*row)
-    Console().print(table)
+        table.add_row(*(text(cell) for cell in row))
+    plain_console().print(table)
 
 
 def print_queue(rows: list[dict[str, Any]]) -> None:
@@ -67,12 +100,12 @@ def print_queue(rows: list[dict[str, Any]]) -> None:
 
 def print_stats(doc: dict[str, Any]) -> None:
     """`sikm stats`: the office's counts, one row each."""
-    table = Table(title=f"SIKM — {doc['date']} (WIB)")
+    table = Table(title=text(f"SIKM — {doc['date']} (WIB)"))
     table.add_column("")
     table.add_column("count", justify="right")
     for label, key in STATS_ROWS:
-        table.add_row(label, str(doc[key]))
-    Console().print(table)
+        table.add_row(text(label), text(doc[key]))
+    plain_console().print(table)
 
 
 def print_mail(rows: list[dict[str, Any]]) -> None:
@@ -114,61 +147,70 @@ def print_outbox(rows: list[dict[str, Any]]) -> None:
 
 def print_poll(report: dict[str, Any]) -> None:
     """`sikm poll`: the counts on one line, then one line per outcome."""
-    typer.echo(
+    say(
         f"fetched {report['fetched']}, new {report['new']}, duplicate {report['duplicate']}, "
         f"quarantined {report['quarantined']}, resumed {report['resumed']}, "
         f"failed {report['failed']}"
     )
     for outcome, n in report["outcomes"].items():
-        typer.echo(f"  {outcome}: {n}")
+        say(f"  {outcome}: {n}")
 
 
 def print_counts(report: dict[str, Any]) -> None:
     """`sikm send`: ``sent 2, retried 0, ...`` on one line."""
-    typer.echo(", ".join(f"{k} {v}" for k, v in report.items()))
+    say(", ".join(f"{k} {v}" for k, v in report.items()))
 
 
 def _kv_table(title: str, values: dict[str, Any], sources: dict[str, str]) -> Table:
-    table = Table(title=title, show_header=True, title_justify="left")
+    table = Table(title=text(title), show_header=True, title_justify="left")
     table.add_column("Field")
     table.add_column("Value")
     table.add_column("Read from", style="dim")
     for key, value in values.items():
-        table.add_row(FORM_LABELS.get(key, key), str(value or "—"), sources.get(key, ""))
+        table.add_row(text(FORM_LABELS.get(key, key)), text(value or "—"), text(sources.get(key)))
     return table
+
+
+def _table(title: str, columns: Sequence[str]) -> Table:
+    """A titled, left-aligned section table of ``print_application``."""
+    t = Table(title=text(title), title_justify="left")
+    for col in columns:
+        t.add_column(text(col))
+    return t
 
 
 def print_application(doc: dict[str, Any], console: Console | None = None) -> None:
     """Print everything an officer needs to decide on one application."""
-    c = console or Console()
+    c = console or plain_console()
     c.print(
-        f"[bold]{doc['id']}[/bold]  {doc['status']} ({doc['status_name']})  "
-        f"category={doc['category'] or '?'} trip={doc['trip_type'] or '?'}"
+        line(
+            (doc["id"], "bold"),
+            f"  {doc['status']} ({doc['status_name']})  ",
+            f"category={doc['category'] or '?'} trip={doc['trip_type'] or '?'}",
+        )
     )
     c.print(
-        f"received {doc['created_at']}  due {doc['due_at'] or '—'}  "
-        f"age {doc['age_working_hours']} working hours"
-        + ("  [red]OVERDUE[/red]" if doc["overdue"] else "")
+        line(
+            f"received {doc['created_at']}  due {doc['due_at'] or '—'}  ",
+            f"age {doc['age_working_hours']} working hours",
+            ("  OVERDUE", "red") if doc["overdue"] else "",
+        )
     )
-    c.print(f"applicant email {doc['applicant_email']}  (sender {doc['sender_email']})")
+    c.print(line(f"applicant email {doc['applicant_email']}  (sender {doc['sender_email']})"))
     if doc["flags"]:
-        c.print(f"[yellow]flags: {', '.join(doc['flags'])}[/yellow]")
+        c.print(text(f"flags: {', '.join(doc['flags'])}", "yellow"))
     sources = doc.get("field_sources", {})
     c.print(_kv_table("Applicant", doc["applicant"], sources))
     if any(doc["guarantor"].values()):
         c.print(_kv_table("Guarantor", doc["guarantor"], sources))
     if doc["missing"]:
-        c.print("[red]Missing documents:[/red] " + ", ".join(doc["missing"]))
+        c.print(line(("Missing documents:", "red"), " " + ", ".join(doc["missing"])))
     if doc["problems"]:
-        t = Table(title="Problems", title_justify="left")
-        for col in ("Field", "Code", "Message"):
-            t.add_column(col)
+        t = _table("Problems", ("Field", "Code", "Message"))
         for p in doc["problems"]:
-            t.add_row(p["field"], p["code"], p["message_en"])
+            t.add_row(text(p["field"]), text(p["code"]), text(p["message_en"]))
         c.print(t)
-    t = Table(title="Attachments", title_justify="left")
-    for col in ("#", "Kind", "File", "Type", "Size", "Problem / what was read"):
-        t.add_column(col)
+    t = _table("Attachments", ("#", "Kind", "File", "Type", "Size", "Problem / what was read"))
     for a in doc["attachments"]:
         note = a["problem"] and f"{a['problem']}: {a['reason']}" or ""
         if a["fields"]:
@@ -177,49 +219,25 @@ def print_application(doc: dict[str, Any], console: Console | None = None) -> No
             note = a["text_excerpt"][:80].replace("\n", " ")
         elif not note and a["width"]:
             note = f"{a['width']}x{a['height']} image"
-        origin = f" [dim]({a['origin']})[/dim]" if a["origin"] else ""
+        origin = (f" ({a['origin']})", "dim") if a["origin"] else ""
         t.add_row(
-            str(a["id"]),
-            a["kind"],
-            a["filename"] + origin,
-            a["detected_type"],
-            f"{a['size']:,}",
-            note,
+            text(a["id"]),
+            text(a["kind"]),
+            line(a["filename"], origin),
+            text(a["detected_type"]),
+            text(f"{a['size']:,}"),
+            text(note),
         )
     c.print(t)
-    t = Table(title="History", title_justify="left")
-    for col in ("When (UTC)", "Who", "What", "Detail"):
-        t.add_column(col)
+    t = _table("History", ("When (UTC)", "Who", "What", "Detail"))
     for e in doc["history"]:
         what = e["action"]
         if e["to_status"]:
             what += f" {e['from_status'] or ''}→{e['to_status']}"
-        t.add_row((e["at"] or "")[:19], e["actor"], what, e["detail"])
+        t.add_row(text((e["at"] or "")[:19]), text(e["actor"]), text(what), text(e["detail"]))
     c.print(t)
     if doc["mail"]:
-        t = Table(title="Mail sent", title_justify="left")
-        for col in ("Kind", "To", "Status", "Error"):
-            t.add_column(col)
+        t = _table("Mail sent", ("Kind", "To", "Status", "Error"))
         for m in doc["mail"]:
-            t.add_row(m["kind"], m["to"], m["status"], m["last_error"])
+            t.add_row(text(m["kind"]), text(m["to"]), text(m["status"]), text(m["last_error"]))
         c.print(t)
-
-
-def print_verdict(doc: dict[str, Any]) -> None:
-    """`sikm verify`: VALID/INVALID, who the permit is for, where the code was read."""
-    verdict = "VALID" if doc["valid"] else "INVALID"
-    typer.echo(f"{verdict} — {doc['message_en']} / {doc['message_id']}")
-    if doc["holder"]:
-        typer.echo(f"  Permit / Nomor:    {doc['permit_number']}")
-        typer.echo(f"  Name / Nama:       {doc['holder']['name']}")
-        typer.echo(f"  NIK:               ************{doc['holder']['nik_last4']}")
-        route = doc["route"]
-        typer.echo(f"  Route / Rute:      {route['origin']} -> {route['destination']}")
-        typer.echo(f"  Valid / Berlaku:   {doc['valid_from']} .. {doc['valid_until']}")
-        typer.echo(f"  Trip / Perjalanan: {doc['trip_type']}, {doc['category']}")
-    typer.echo(f"  Read from:         {doc['source']} ({doc['token_from'] or 'no code found'})")
-    sig = doc["pdf_signature"]
-    if sig is not None:
-        note = "" if doc["pdf_signature_required"] else " (not required: scanned/unsigned PDF)"
-        signer = f", {sig['signer']}" if sig.get("signer") else ""
-        typer.echo(f"  PDF signature:     {sig['reason']}{signer}{note}")

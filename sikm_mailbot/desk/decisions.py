@@ -18,6 +18,7 @@ from sqlmodel import Session
 from sikm_mailbot.config import Settings
 from sikm_mailbot.desk.lifecycle import Refused, decide, load, transition
 from sikm_mailbot.domain.assess import needs_guarantor
+from sikm_mailbot.domain.safe_text import unsafe_characters
 from sikm_mailbot.domain.vocabulary import DocKind, Status
 from sikm_mailbot.domain.wording import REJECTION_REASONS, officer_note_problem
 from sikm_mailbot.errors import InvalidRequest
@@ -60,6 +61,21 @@ def officer_name(explicit: str | None = None) -> str:
         return getpass.getuser() or BOT
     except Exception:  # noqa: BLE001 - no passwd entry in a container
         return BOT
+
+
+def _refuse_unsafe_fields(app: Application) -> None:
+    """Refused, naming the field, when a value holds control or bidi characters.
+
+    Such a value (from mail read before extraction cleaned it, or typed in) would be
+    signed into the permit and printed at every checkpoint: it is corrected first.
+    """
+    for key, value in (app.fields or {}).items():
+        bad = unsafe_characters(str(value or ""))
+        if bad:
+            raise Refused(
+                f"{app.id} cannot be approved: the field {key} holds control or bidi "
+                f"characters ({', '.join(bad)}); correct it first"
+            )
 
 
 def reject_application(
@@ -115,6 +131,7 @@ class Desk:
             )
         if needs_guarantor(app.category) and "guarantor_confirmed" not in app.flags:
             raise Refused(f"{app.id}: the guarantor has not confirmed")
+        _refuse_unsafe_fields(app)
         if self.issuer is None:
             raise Refused("permits cannot be issued: no permit issuer configured")
         decide(

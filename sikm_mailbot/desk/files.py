@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from sikm_mailbot.desk.lifecycle import load
+from sikm_mailbot.domain.safe_text import clean
 from sikm_mailbot.store.files import FileStore
 from sikm_mailbot.store.models import Attachment, Permit
 
@@ -43,7 +44,8 @@ def export_files(engine: Engine, files: FileStore, app_id: str, out: Path) -> li
         if not files.exists(a.sha256):
             done.append(Exported(a.filename, note=a.reason or a.problem or ""))
             continue
-        safe = Path(a.filename).name or f"attachment-{a.id}"
+        # clean(): a name stored before extraction cleaned it may still hold U+202E.
+        safe = clean(Path(a.filename).name) or f"attachment-{a.id}"
         done.append(_copy(files, a.sha256, a.filename, out / f"{a.id:04d}-{a.kind}-{safe}"))
     for p in permits:
         if files.exists(p.pdf_sha256):  # a permit's PDF is always stored; skip if lost

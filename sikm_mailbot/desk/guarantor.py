@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from sikm_mailbot.config import Settings
 from sikm_mailbot.desk.decisions import reject_application
 from sikm_mailbot.desk.lifecycle import decide, transition
+from sikm_mailbot.desk.review import GUARANTOR_MAIL_HELD
 from sikm_mailbot.domain.vocabulary import Status
 from sikm_mailbot.outbox.compose import MailDetails
 from sikm_mailbot.outbox.notify import Notice, notify
@@ -94,6 +95,9 @@ def sweep(session: Session, settings: Settings, now: datetime) -> dict[str, int]
             session.add(app)
             record_event(session, app.id, "guarantor_reminder", detail="reminder sent", at=now)
             reminder = Notice.about(app, "guarantor_reminder", to=app.guarantor_email)
-            notify(session, reminder, settings, now=now)
+            if notify(session, reminder, settings, now=now) is None and (
+                GUARANTOR_MAIL_HELD not in app.flags
+            ):
+                app.flags = [*app.flags, GUARANTOR_MAIL_HELD]  # the cap held it back
             counts["reminded"] += 1
     return counts

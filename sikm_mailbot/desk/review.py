@@ -29,6 +29,10 @@ from sikm_mailbot.outbox.notify import Notice, notify
 from sikm_mailbot.store.audit import BOT, record_event
 from sikm_mailbot.store.models import Application, Attachment
 
+# Flags this module sets for the officer.
+EMAIL_DIFFERS = "form_email_differs"  # the form's Email is not the bound address
+GUARANTOR_MAIL_HELD = "guarantor_mail_held"  # the guarantor cap held our request back
+
 
 @dataclass(frozen=True)
 class BroughtFile:
@@ -67,7 +71,9 @@ def review(
     """Merge ``submission`` into ``app``, assess everything it holds, and set its status.
 
     Fields: a first submission sets them; a later one overwrites only the values it
-    brings. Only this submission's unusable files are problems now (earlier ones
+    brings. The applicant's address is the one the file was bound to at creation:
+    a form Email that differs is kept as data and flagged, never used to send.
+    Only this submission's unusable files are problems now (earlier ones
     were answered already). Documents an officer asked for stay missing until a
     file of that kind arrives. A changed guarantor email withdraws the earlier
     guarantor's confirmation.
@@ -114,15 +120,18 @@ def enter_review(
     now: datetime,
     ledger_id: int | None = None,
 ) -> None:
-    """A complete file: start the one-working-day clock; ask the guarantor if needed."""
+    """A complete file: start the one-working-day clock; ask the guarantor if needed.
+
+    A file already where it belongs (an officer's edit re-assessed it) stays there.
+    """
     values: dict[str, Any] = {}
     if app.completed_at is None:
         values = {"completed_at": now, "due_at": due_date(now)}
-    if (
-        needs_guarantor(app.category)
-        and app.guarantor_email
-        and "guarantor_confirmed" not in app.flags
-    ):
+    confirmed = "guarantor_confirmed" in app.flags
+    asks = needs_guarantor(app.category) and bool(app.guarantor_email) and not confirmed
+    if app.status == (Status.awaiting_guarantor if asks else Status.under_review):
+        return
+    if asks:
         values["guarantor_requested_at"] = now
         values["guarantor_reminded_at"] = None
         transition(
@@ -136,7 +145,9 @@ def enter_review(
             **values,
         )
         request = Notice.about(app, "guarantor_request", to=app.guarantor_email)
-        notify(session, request, settings, now=now)
+        if notify(session, request, settings, now=now) is None:
+            _flag_if(app, GUARANTOR_MAIL_HELD, True)  # the officer sees why no answer comes
+            session.add(app)
         return
     transition(
         session,
@@ -207,7 +218,9 @@ def _write(
     app.fields = fields
     app.category = fields.get("kategori") or None
     app.trip_type = fields.get("jenis_perjalanan") or None
-    app.applicant_email = fields.get("email") or app.applicant_email or sender
+    # The bound address is fixed when the file is created; the form's Email is data.
+    app.applicant_email = app.applicant_email or sender
+    _flag_if(app, EMAIL_DIFFERS, _form_email_differs(fields, app.applicant_email))
     app.name = fields.get("nama", "")
     nik = "".join(ch for ch in fields.get("nik", "") if ch.isdigit())
     app.nik_last4 = nik[-4:] if len(nik) >= 4 else ""
@@ -218,6 +231,20 @@ def _write(
     if not requested:
         app.officer_note = ""
     app.updated_at = now
+
+
+def _form_email_differs(fields: Mapping[str, str], bound: str) -> bool:
+    """The form names another email than the address the file is bound to."""
+    typed = (fields.get("email") or "").strip().lower()
+    return bool(typed) and typed != bound.lower()
+
+
+def _flag_if(app: Application, flag: str, on: bool) -> None:
+    """Set or clear one of the application's flags."""
+    if on and flag not in app.flags:
+        app.flags = [*app.flags, flag]
+    elif not on and flag in app.flags:
+        app.flags = [f for f in app.flags if f != flag]
 
 
 def _reply_kind(complete: bool, form_found: bool, submission: Submission) -> str:

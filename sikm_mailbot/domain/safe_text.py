@@ -4,7 +4,8 @@ Citizens' mail can carry terminal escape sequences (ESC, OSC 8 links, clear
 screen), other C0/C1 control characters and Unicode bidi overrides that reorder
 what an officer reads. :func:`clean` removes them where text enters the bot;
 :func:`visible` shows any that remain as harmless symbols, for a terminal;
-:func:`unsafe_characters` lets a command refuse them (permit claims).
+:func:`unsafe_characters` lets a command refuse them (permit claims);
+:func:`json_escaped` keeps them out of raw JSON output.
 """
 
 from __future__ import annotations
@@ -47,3 +48,14 @@ def visible(value: str) -> str:
         return f"<U+{code:04X}>"
 
     return _UNSAFE.sub(show, value.replace("\r\n", "\n"))
+
+
+def json_escaped(json_text: str) -> str:
+    """JSON text with each unsafe character written as a ``\\uXXXX`` escape.
+
+    ``json.dumps(..., ensure_ascii=False)`` escapes C0 controls but leaves DEL, C1
+    and bidi characters raw. Outside its strings JSON is ASCII punctuation, so each
+    such character sits inside a string, and the escaped document decodes to the
+    very same values.
+    """
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", json_text)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sikm_mailbot.intake.facts import Facts
+from sikm_mailbot.intake.facts import Facts, bound_address
 from sikm_mailbot.mail import triage
 from sikm_mailbot.mail.extract import ReadMessage
 from sikm_mailbot.store.models import Application
@@ -21,10 +21,12 @@ from sikm_mailbot.store.models import Application
 class Kind(StrEnum):
     """What a mail is, as far as the desk is concerned."""
 
+    malformed = "malformed"  # two From: (or Sender:) headers: who wrote it cannot be told
     bounce = "bounce"  # a delivery report (DSN, MDN) or a bounce
     auto_reply = "auto_reply"  # automatic, list or looping mail: never answered
     guarantor_answer = "guarantor_answer"  # the guarantor writing about their file
-    foreign_follow_up = "foreign_follow_up"  # about a file, from neither applicant nor guarantor
+    unbound_status = "unbound_status"  # STATUS about a file, not bound to it: not answered
+    held = "held"  # about a file but not bound to its applicant: held for the officer
     status = "status"  # STATUS: where does my application stand?
     follow_up = "follow_up"  # the applicant adding to their file
     forms = "forms"  # FORMULIR (or an empty mail): send me the blank forms
@@ -60,12 +62,31 @@ class Rule:
 
 
 def is_applicant(app: Application, address: str) -> bool:
-    """Whether ``address`` is the applicant's (their form's email, or the first sender)."""
-    address = address.lower()
-    return bool(address) and address in {app.applicant_email.lower(), app.sender_email.lower()}
+    """Whether ``address`` is the applicant's bound address (fixed at creation)."""
+    return bool(address) and address.lower() == bound_address(app)
+
+
+def why_not_bound(read: ReadMessage, facts: Facts) -> str:
+    """Why a mail about ``facts.referred`` does not speak for its applicant (for the ledger)."""
+    app = facts.referred
+    if facts.auth.failed:
+        return f"sender authentication failed ({', '.join(facts.auth.details)})"
+    if app is not None and not is_applicant(app, read.from_addr):
+        return "from an address that is not the applicant's"
+    return "from the applicant's address, but not a reply to our mail and not authenticated"
 
 
 # -------------------------------------------------------------------- the tests
+
+
+def _ambiguous_sender(read: ReadMessage, facts: Facts) -> Claim | None:
+    if read.from_headers > 1:
+        return Claim(reason=f"{read.from_headers} From: headers (RFC 5322 allows one)")
+    if read.sender_headers > 1:
+        return Claim(reason=f"{read.sender_headers} Sender: headers (RFC 5322 allows one)")
+    if read.from_mailboxes > 1:
+        return Claim(reason=f"From: names {read.from_mailboxes} addresses: the sender is unclear")
+    return None
 
 
 def _delivery_report(read: ReadMessage, facts: Facts) -> Claim | None:
@@ -91,18 +112,27 @@ def _from_its_guarantor(read: ReadMessage, facts: Facts) -> Claim | None:
     return Claim(app) if read.from_addr.lower() == app.guarantor_email.lower() else None
 
 
-def _from_someone_else(read: ReadMessage, facts: Facts) -> Claim | None:
+def _unbound_status(read: ReadMessage, facts: Facts) -> Claim | None:
     app = facts.referred
-    return Claim(app) if app is not None and not is_applicant(app, read.from_addr) else None
+    if app is None or facts.binding or facts.command != "status":
+        return None
+    return Claim(app, reason=f"status request not answered: {why_not_bound(read, facts)}")
+
+
+def _not_bound(read: ReadMessage, facts: Facts) -> Claim | None:
+    app = facts.referred
+    if app is None or facts.binding:
+        return None
+    return Claim(app, reason=f"held for the officer: {why_not_bound(read, facts)}")
 
 
 def _status_of_referred(read: ReadMessage, facts: Facts) -> Claim | None:
     app = facts.referred
-    return Claim(app) if app is not None and facts.command == "status" else None
+    return Claim(app) if app is not None and facts.binding and facts.command == "status" else None
 
 
 def _from_its_applicant(read: ReadMessage, facts: Facts) -> Claim | None:
-    return Claim(facts.referred) if facts.referred is not None else None
+    return Claim(facts.referred) if facts.referred is not None and facts.binding else None
 
 
 def _asks_for_forms(read: ReadMessage, facts: Facts) -> Claim | None:
@@ -110,7 +140,11 @@ def _asks_for_forms(read: ReadMessage, facts: Facts) -> Claim | None:
 
 
 def _asks_status(read: ReadMessage, facts: Facts) -> Claim | None:
-    return Claim(facts.senders_latest) if facts.command == "status" else None
+    # By address alone only when the office MTA vouches for the sender; otherwise
+    # the answer names no file (nothing about anyone's file to a forged From).
+    if facts.command != "status":
+        return None
+    return Claim(facts.senders_latest if facts.auth.passed else None)
 
 
 def _is_application(read: ReadMessage, facts: Facts) -> Claim | None:
@@ -132,6 +166,11 @@ def _anything(read: ReadMessage, facts: Facts) -> Claim | None:
 
 # The first rule that claims a mail decides what it is.
 PRECEDENCE: tuple[Rule, ...] = (
+    Rule(
+        Kind.malformed,
+        _ambiguous_sender,
+        "first: with two senders every later rule could be fooled about who wrote",
+    ),
     Rule(Kind.bounce, _delivery_report, "a report is never answered, whatever it quotes"),
     Rule(Kind.auto_reply, _automatic, "before every rule that answers or acts on a mail"),
     Rule(
@@ -140,14 +179,19 @@ PRECEDENCE: tuple[Rule, ...] = (
         "before the follow-ups: the guarantor's SETUJU refers to the file too",
     ),
     Rule(
-        Kind.foreign_follow_up,
-        _from_someone_else,
-        "a stranger quoting a file changes nothing, whatever the mail carries",
+        Kind.unbound_status,
+        _unbound_status,
+        "a STATUS not bound to its file learns nothing, and is not worth the officer's time",
     ),
-    Rule(Kind.status, _status_of_referred, "STATUS in a reply is about the file it refers to"),
-    Rule(Kind.follow_up, _from_its_applicant, "before the commands: a reply adds to its file"),
+    Rule(
+        Kind.held,
+        _not_bound,
+        "mail about a file not bound to its applicant changes nothing, whatever it carries",
+    ),
+    Rule(Kind.status, _status_of_referred, "STATUS in a bound reply is about its file"),
+    Rule(Kind.follow_up, _from_its_applicant, "before the commands: a bound reply adds to it"),
     Rule(Kind.forms, _asks_for_forms, "a command carries no documents and no form values"),
-    Rule(Kind.status, _asks_status, "STATUS naming no file: the sender's latest"),
+    Rule(Kind.status, _asks_status, "STATUS naming no file: the authenticated sender's latest"),
     Rule(Kind.application, _is_application, "a form, our letter, or documents about SIKM"),
     Rule(Kind.question, _mentions_service, "about the service but nothing to read"),
     Rule(Kind.junk, _anything, "last: whatever no rule claimed"),

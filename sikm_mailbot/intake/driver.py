@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from sikm_mailbot.errors import StorageError
 from sikm_mailbot.mail.sources.base import Destination, MessageRef, Source
 from sikm_mailbot.store import ledger
 from sikm_mailbot.store.files import FileStore
@@ -316,6 +317,8 @@ class Intake:
                 row.updated_at = utcnow()
                 s.add(row)
                 s.commit()
+        except StorageError:  # the disk, not the message: stop the poll, count no failure
+            raise
         except Exception as exc:  # noqa: BLE001 - one bad message must not stop the daemon
             log.exception("ledger=%s processing failed (attempt %s)", entry.id, attempts)
             self._note_error(entry, exc)

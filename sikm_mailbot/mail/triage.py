@@ -2,13 +2,16 @@
 
 Nothing here touches the network or the store. ``headers`` is a mapping of
 lower-cased header name → value, or → a list of values when the header occurs
-more than once (Received, Authentication-Results); names in another case are
+more than once (Received); names in another case are
 tolerated. Values may still be folded (CRLF + whitespace); every function here
 unfolds them first.
 
 Loop safety follows RFC 3834 and the rules mature ticket systems use (see
 LIBRARY-NOTES.md, "Mail loops"): a mail that is itself automatic is never
 answered, so two robots can never talk to each other forever.
+
+Sender authentication is not read here: only :mod:`sikm_mailbot.mail.authres`
+reads it, from the office MTA's own ``Authentication-Results``.
 """
 
 from __future__ import annotations
@@ -161,54 +164,6 @@ def no_reply_reason(
         if _values(headers, name):
             return f"{name.title()} header present (automatic reply or loop marker)."
     return None
-
-
-def _strip_comments(value: str) -> str:
-    """Remove RFC 5322 comments ``( … )``, nested ones included."""
-    out, depth = [], 0
-    for ch in value:
-        if ch == "(":
-            depth += 1
-        elif ch == ")" and depth:
-            depth -= 1
-        elif not depth:
-            out.append(ch)
-    return "".join(out)
-
-
-_FAIL_RESULTS = {"dmarc": {"fail"}, "dkim": {"fail"}, "spf": {"fail", "softfail"}}
-
-
-def auth_failures(headers: Headers, *, authserv_id: str = "") -> list[str]:
-    """Failed sender authentication checks, e.g. ``["dmarc=fail", "spf=softfail"]``.
-
-    Reads every ``Authentication-Results`` header (RFC 8601) and ``Received-SPF``.
-    Only failures are reported; pass/none/neutral/temperror give nothing. When
-    ``authserv_id`` is given, only results stamped by that server count (a sender
-    can forge these headers; a forged failure only hurts the forger, but a
-    trusted id keeps the list exact).
-    """
-    found: list[str] = []
-    for header in _values(headers, "authentication-results"):
-        parts = [p.strip() for p in _strip_comments(header).split(";")]
-        if not parts:
-            continue
-        server = parts[0].split()[0].lower() if parts[0].split() else ""
-        if authserv_id and server != authserv_id.lower():
-            continue
-        for part in parts[1:]:
-            m = re.match(r"([a-z0-9-]+)\s*=\s*([a-z]+)", part, re.IGNORECASE)
-            if not m:
-                continue
-            method, result = m.group(1).lower(), m.group(2).lower()
-            if result in _FAIL_RESULTS.get(method, ()):
-                found.append(f"{method}={result}")
-    if not authserv_id:
-        for header in _values(headers, "received-spf"):
-            word = header.split(None, 1)[0].lower() if header.split() else ""
-            if word in _FAIL_RESULTS["spf"]:
-                found.append(f"spf={word}")
-    return list(dict.fromkeys(found))
 
 
 def find_tracking_number(text: str, prefix: str = "SIKM") -> str | None:

@@ -56,6 +56,7 @@ KINDS: tuple[str, ...] = (
     "guarantor_reminder",
     "cancelled",
     "not_understood",
+    "address_changed",
 )
 
 
@@ -102,6 +103,7 @@ class MailDetails:
     cancel_reason: str | None = None  # cancellation reason code
     permit: PermitFacts | None = None
     deadline: datetime | None = None  # the guarantor's deadline
+    new_address: str = ""  # address_changed: the new address, masked
 
 
 NO_DETAILS = MailDetails()
@@ -267,6 +269,7 @@ def build_context(
         "valid_until_id": format_date_id(valid_until),
         "valid_until_en": format_date_en(valid_until),
         "password_hint": permit.password_hint if permit else "",
+        "new_address": details.new_address,
     }
 
 
@@ -293,6 +296,41 @@ def _env(template_dir: Path | None, html: bool) -> Environment:
     return _ENVS[key]
 
 
+# Mail to a third party (the guarantor) carries the applicant's words: no links.
+THIRD_PARTY_KINDS = frozenset({"guarantor_request", "guarantor_reminder"})
+LINK_REMOVED = "[tautan dihapus / link removed]"
+_LINK = re.compile(
+    r"(?:[a-z][a-z0-9+.-]*://|www\.|mailto:)\S*"  # anything with a scheme, www.
+    r"|[^\s@<>]+@[^\s@<>]+\.[a-z]{2,}"  # an email address (mailto links itself)
+    r"|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|net|org|info|biz|id|io|co|me|ly|link|app|xyz"
+    r"|top|site|online|club|shop|example)\b(?:[/?#]\S*)?",  # a bare domain a client links
+    re.IGNORECASE,
+)
+_MARKUP = re.compile(r"[<>\[\]{}`*_|\\]")  # HTML, Markdown, template and Rich markup
+_THIRD_PARTY_KEYS = ("name", "origin", "destination", "purpose", "guarantor_name")
+
+
+def defang(text: object, limit: int = 200) -> str:
+    """An applicant's value made safe to show a third party: one line, no links, no markup."""
+    value = _one_line(str(text or ""))
+    value = _LINK.sub(LINK_REMOVED, value)
+    parts = value.split(LINK_REMOVED)
+    value = LINK_REMOVED.join(_MARKUP.sub(" ", part) for part in parts)
+    value = re.sub(r"\s+", " ", value).strip()
+    return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
+
+
+def third_party_context(context: Mapping[str, Any]) -> dict[str, Any]:
+    """``context`` with every applicant-written value a template may show defanged."""
+    ctx = dict(context)
+    for key in _THIRD_PARTY_KEYS:
+        if key in ctx:
+            ctx[key] = defang(ctx[key])
+    if isinstance(ctx.get("fields"), Mapping):
+        ctx["fields"] = {k: defang(v) for k, v in ctx["fields"].items()}
+    return ctx
+
+
 def _one_line(text: str) -> str:
     """Subjects are one line with no control characters (header injection)."""
     return re.sub(r"\s+", " ", re.sub(r"[\x00-\x1f\x7f]", " ", text)).strip()
@@ -314,7 +352,7 @@ def render(
     """
     if kind not in KINDS:
         raise ReplyError(f"unknown reply kind {kind!r}; known: {', '.join(KINDS)}")
-    ctx = dict(context)
+    ctx = third_party_context(context) if kind in THIRD_PARTY_KINDS else dict(context)
     ctx.setdefault("office", {"name": office.name, "address": office.address})
     try:
         subject = _env(template_dir, False).get_template(f"{kind}.subject.j2").render(ctx)

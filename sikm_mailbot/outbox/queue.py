@@ -10,9 +10,11 @@ Choices (RFC 3834 and LIBRARY-NOTES.md "Mail loops"):
 * No ``Precedence`` header: RFC 3834 says not to rely on it, and ``bulk`` marks
   a personal, transactional mail as mass mail to spam filters.
 * Exactly one recipient per mail, and a per-recipient cap
-  (``OutboxSettings.replies_per_hour``) on mails that answer incoming mail.
-  Decision mails (permit, rejection, cancelled) are never capped: an officer
-  caused them, they cannot loop, and the citizen must get them.
+  (``OutboxSettings.replies_per_hour``) on mails that answer incoming mail; the
+  guarantor's request and reminder have their own per-address daily cap
+  (``guarantor_mails_per_day``). Decision mails (permit, rejection, cancelled)
+  are never capped: an officer caused them, they cannot loop, and the citizen
+  must get them.
 * The stored ``raw`` bytes are exactly what goes on the wire (7-bit, CRLF): text
   parts are quoted-printable, attachments base64, so no 8BITMIME is needed. The
   Message-ID is fixed here, so a resend after a crash is recognisable.
@@ -41,11 +43,16 @@ if TYPE_CHECKING:
     from sikm_mailbot.outbox.notify import Notice, OutgoingFile
 
 MAX_REFERENCES = 10  # RFC 5322 lets us trim; keep the first id and the newest ones
-# Decisions and the guarantor check are never held back: they cannot loop (they answer
-# no incoming mail), and a company guarantor may vouch for many applicants in an hour.
+# Decisions are never held back: an officer caused them, they cannot loop, and the
+# citizen must get them.
 UNCAPPED_KINDS = frozenset(
-    {"permit", "rejection", "cancelled", "guarantor_request", "guarantor_reminder"}
+    {"permit", "rejection", "cancelled"}
+    | {"address_changed"}  # an officer's edit told the old address: it must arrive
 )
+# Mail to a third party whom any applicant may name: capped per address and day
+# (``outbox.guarantor_mails_per_day``), so twenty forged applications cannot turn
+# the office into a mail cannon aimed at one person.
+GUARANTOR_KINDS = frozenset({"guarantor_request", "guarantor_reminder"})
 _MSGID = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
 _WIRE = policy.SMTP.clone(max_line_length=78)
 
@@ -83,11 +90,16 @@ def _references(references: Sequence[str], in_reply_to: str) -> list[str]:
     return ids
 
 
-def _recent_count(session: Session, to_addr: str, since: datetime) -> int:
+def _recent_count(
+    session: Session, to_addr: str, since: datetime, kinds: Iterable[str] = ()
+) -> int:
+    """Mails queued to ``to_addr`` since ``since`` (only of ``kinds`` when given)."""
     stmt = select(func.count()).where(
         func.lower(OutboxMessage.to_addr) == to_addr.lower(),
         OutboxMessage.created_at >= since,
     )
+    if kinds:
+        stmt = stmt.where(OutboxMessage.kind.in_(list(kinds)))
     return int(session.exec(stmt).one())
 
 
@@ -175,7 +187,15 @@ def enqueue(
     if addr is None:
         suppressed(f"{kind}: no single valid recipient address")
         return None
-    if kind not in UNCAPPED_KINDS:
+    if kind in GUARANTOR_KINDS:
+        recent = _recent_count(session, addr, now - timedelta(days=1), GUARANTOR_KINDS)
+        if recent >= outbox.guarantor_mails_per_day:
+            suppressed(
+                f"rate limit: {recent} guarantor mails to this address in the last 24 hours "
+                f"(limit {outbox.guarantor_mails_per_day}); {kind} not sent"
+            )
+            return None
+    elif kind not in UNCAPPED_KINDS:
         recent = _recent_count(session, addr, now - timedelta(hours=1))
         if recent >= outbox.replies_per_hour:
             suppressed(

@@ -25,6 +25,7 @@ from typing import Protocol
 
 from sikm_mailbot.config import OutboxSettings
 from sikm_mailbot.errors import DeliveryError as BaseDeliveryError
+from sikm_mailbot.store import disk
 from sikm_mailbot.store.models import OutboxMessage
 
 
@@ -68,7 +69,8 @@ class FileTransport:
 
     Idempotent: the name comes from fixed values of the message, so sending again
     finds the file and writes nothing. Writes go to a temp file then ``os.replace``,
-    so a reader never sees half a message.
+    so a reader never sees half a message; a disk that refuses the write (full,
+    read-only) raises StorageError, the temp file removed.
     """
 
     def __init__(self, path: Path) -> None:
@@ -99,6 +101,11 @@ class FileTransport:
                 Path(tmp).unlink(missing_ok=True)
                 raise
         except OSError as exc:
+            # A full or read-only disk is not this message's fault: StorageError ends
+            # the flush with the message still queued and no attempt counted.
+            found = disk.from_os_error(exc, self.path)
+            if found is not None:
+                raise found from exc
             raise TemporaryDeliveryError(f"cannot write to {self.path}: {exc}") from exc
 
     def close(self) -> None:

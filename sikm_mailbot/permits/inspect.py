@@ -2,7 +2,7 @@
 
 pikepdf, pdfium, pyHanko and zxing-cpp are C code reading whatever a checkpoint is
 handed, so these run in the sandbox child (``sikm_mailbot.sandbox``) and return
-only JSON: the token text and the signature summary. The token itself is checked
+only JSON: the token texts and the signature summary. The token itself is checked
 in the parent by :func:`~sikm_mailbot.permits.token.verify_token`.
 """
 
@@ -23,12 +23,13 @@ def inspect_image(data: bytes) -> dict[str, Any]:
 def inspect_pdf(
     data: bytes, password: str | None = None, certs: Sequence[str] = ()
 ) -> dict[str, Any]:
-    """The token of a permit PDF and how its signature checks against ``certs`` (PEM).
+    """What a permit PDF holds: its embedded token, its QR, and how its signature checks.
 
-    ``{"ok": True, "token", "embedded", "signature"}``; ``embedded`` is True when the
-    token came from the file's embedded copy rather than its QR image. ``{"ok":
-    False, "code"}`` with ``pdf_password_required``, ``pdf_password_wrong`` or
-    ``file_unreadable`` when the file cannot be opened.
+    ``{"ok": True, "embedded_token", "qr_token", "signature"}``. The page is rendered
+    and its QR scanned unless an office signature covers the whole file and the
+    embedded token is there (then the page is the office's own and needs no scan).
+    ``{"ok": False, "code"}`` with ``pdf_password_required``, ``pdf_password_wrong``
+    or ``file_unreadable`` when the file cannot be opened.
     """
     refused = _open_refusal(data, password)
     if refused is not None:
@@ -37,15 +38,14 @@ def inspect_pdf(
     from .pdf import read_token_from_pdf
     from .qr import decode_qr_from_pdf
 
-    token = read_token_from_pdf(data, password)
-    embedded = token is not None
-    if token is None:
-        token = decode_qr_from_pdf(data, password)
+    embedded = read_token_from_pdf(data, password)
+    signature = _signature(data, password, certs)
+    page_signed = bool(signature.get("ok")) and embedded is not None
     return {
         "ok": True,
-        "token": token,
-        "embedded": embedded,
-        "signature": _signature(data, password, certs),
+        "embedded_token": embedded,
+        "qr_token": None if page_signed else decode_qr_from_pdf(data, password),
+        "signature": signature,
     }
 
 

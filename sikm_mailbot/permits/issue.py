@@ -20,6 +20,7 @@ from sikm_mailbot.config import Settings
 from sikm_mailbot.domain.codes import category_code, trip_type_code
 from sikm_mailbot.domain.dates import parse_date
 from sikm_mailbot.domain.normalize import normalize_name
+from sikm_mailbot.domain.safe_text import unsafe_characters
 from sikm_mailbot.domain.vocabulary import Category, DocKind, TripType
 from sikm_mailbot.errors import PermitError as BasePermitError
 from sikm_mailbot.store.files import FileStore
@@ -102,9 +103,39 @@ class _PermitFields:
     guarantor_contact: str | None
 
 
+# The application's fields that reach the token or the page.
+PERMIT_FIELDS = (
+    "nama",
+    "nik",
+    "kategori",
+    "jenis_perjalanan",
+    "kota_asal",
+    "kota_tujuan",
+    "tanggal_berangkat",
+    "tanggal_kembali",
+    "berlaku_sampai",
+    "tanggal_lahir",
+    "penjamin_nama",
+    "penjamin_hp",
+    "penjamin_email",
+)
+
+
+def _refuse_unsafe(fields: dict) -> None:
+    """PermitError naming the first permit field with a control or bidi character."""
+    for key in PERMIT_FIELDS:
+        bad = unsafe_characters(str(fields.get(key) or ""))
+        if bad:
+            raise PermitError(
+                f"cannot issue a permit: {key} holds control or bidi characters "
+                f"({', '.join(bad)}): fix the field"
+            )
+
+
 def permit_fields(app: Application) -> _PermitFields:
     """Read and check what a permit needs from ``app``; :class:`PermitError` names the gap."""
     f = app.fields or {}
+    _refuse_unsafe(f)
     name = normalize_name(_text(f, "nama"))
     if not name:
         raise PermitError("cannot issue a permit: the applicant's name (nama) is empty")

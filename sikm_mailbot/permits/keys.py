@@ -270,9 +270,13 @@ class KeyStore:
     # ---- trust list ------------------------------------------------------
 
     def trust_list(
-        self, revocations: list[dict[str, Any]] | None = None, now: datetime | None = None
+        self,
+        revocations: list[dict[str, Any]] | None = None,
+        now: datetime | None = None,
+        sealed: bool | None = None,
     ) -> TrustList:
-        """The in-memory trust list (every signing and checkpoint key, any status)."""
+        """The in-memory trust list (every signing and checkpoint key, any status);
+        ``sealed``: whether the office seals its tokens (``permits.encrypt_qr``)."""
         signers: dict[bytes, TrustedSigner] = {}
         checkpoints: dict[bytes, bytes] = {}
         for rec in self.records():
@@ -291,6 +295,7 @@ class KeyStore:
             signers=signers,
             checkpoint_keys=checkpoints,
             revoked=revoked,
+            sealed=sealed,
         )
 
     def export_trust_list(
@@ -298,6 +303,7 @@ class KeyStore:
         path: Path,
         revocations: list[dict[str, Any]] | None = None,
         now: datetime | None = None,
+        sealed: bool | None = None,
     ) -> None:
         """Write the trust list for checkpoint devices to ``path`` (mode 0600).
 
@@ -306,7 +312,7 @@ class KeyStore:
         base64: those are secrets shared with checkpoint devices only. Treat the
         file like a key; never publish it.
         """
-        doc = self.trust_list(revocations, now).to_json()
+        doc = self.trust_list(revocations, now, sealed).to_json()
         write_private(Path(path), json.dumps(doc, indent=2).encode(), replace=True)
 
 

@@ -66,7 +66,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Sealed for a checkpoint key this device lacks; update the trust list.",
         "Disegel untuk kunci pos lain; perbarui daftar kepercayaan.",
     ),
-    "not_sealed": ("Permit code is not sealed.", "Kode izin tidak tersegel."),
+    "not_sealed": (
+        "Permit code is not sealed, but this office seals every permit code.",
+        "Kode izin tidak tersegel, padahal kantor ini menyegel setiap kode izin.",
+    ),
     "decrypt_failed": ("Seal broken: altered or forged.", "Segel rusak: diubah atau palsu."),
     "alg_not_allowed": ("Algorithm not allowed.", "Algoritma tidak diizinkan."),
     "unknown_kid": ("Signed by an unknown key.", "Ditandatangani kunci tak dikenal."),
@@ -147,6 +150,9 @@ def verify_token(
     signature → only then the claims → nbf/exp with ``skew`` → revocation (the
     trust list's revoked permits plus ``revoked``). ``now`` must be
     timezone-aware (ValueError otherwise: a caller bug, not a token problem).
+    ``require_sealed`` refuses a signed-only token (``not_sealed``) before its
+    signature is looked at: where the office seals, an unsealed code was not
+    issued as it stands, however genuine the signature inside.
     """
     require_aware(now)
     sealed: bool | None = None

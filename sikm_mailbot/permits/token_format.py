@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 
 import cbor2
 
+from sikm_mailbot.domain.safe_text import unsafe_characters
+
 from .aware import require_aware
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
@@ -70,6 +72,8 @@ def validity_window(valid_from: date, valid_until: date) -> tuple[datetime, date
 def encode_claims(claims: PermitClaims, now: datetime, issuer: str = DEFAULT_ISSUER) -> bytes:
     """The CWT claims map as CBOR bytes (deterministic key order)."""
     check_claims(claims)
+    if unsafe_characters(issuer):
+        raise ValueError(f"the issuer name holds unsafe characters: {issuer!r}")
     require_aware(now)
     nbf, exp = validity_window(claims.valid_from, claims.valid_until)
     cwt = {
@@ -91,10 +95,16 @@ def encode_claims(claims: PermitClaims, now: datetime, issuer: str = DEFAULT_ISS
 
 
 def check_claims(c: PermitClaims) -> None:
-    """Raise ValueError when ``c`` cannot be issued (empty or long text, bad NIK digits, dates)."""
+    """Raise ValueError when ``c`` cannot be issued (empty or long text, control or bidi
+    characters, bad NIK digits, dates)."""
     text = [c.permit_number, c.name, c.category, c.trip_type, c.origin, c.destination]
     if not all(isinstance(t, str) and t.strip() and len(t) <= 200 for t in text):
         raise ValueError("permit claims must be non-empty text of at most 200 characters")
+    for name in ("permit_number", "name", "category", "trip_type", "origin", "destination"):
+        # A checkpoint prints these: a signed escape sequence would run on its screen.
+        bad = unsafe_characters(getattr(c, name))
+        if bad:
+            raise ValueError(f"permit claim {name} holds unsafe characters ({', '.join(bad)})")
     if not (len(c.nik_last4) == 4 and c.nik_last4.isascii() and c.nik_last4.isdigit()):
         raise ValueError("nik_last4 must be exactly 4 digits")
     if c.valid_until < c.valid_from:

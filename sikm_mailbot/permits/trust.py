@@ -49,6 +49,7 @@ class TrustList:
     signers: dict[bytes, TrustedSigner] = field(default_factory=dict)
     checkpoint_keys: dict[bytes, bytes] = field(default_factory=dict)
     revoked: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sealed: bool | None = None  # the office seals its tokens; None: the list does not say
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form (contains the secret checkpoint keys)."""
@@ -79,6 +80,7 @@ class TrustList:
                 for kid, key in self.checkpoint_keys.items()
             ],
             "revoked": list(self.revoked.values()),
+            **({} if self.sealed is None else {"sealed": self.sealed}),
         }
 
     @classmethod
@@ -117,6 +119,7 @@ class TrustList:
                 signers=signers,
                 checkpoint_keys=checkpoints,
                 revoked=revoked,
+                sealed=doc["sealed"] if isinstance(doc.get("sealed"), bool) else None,
             )
         except TrustListError:
             raise

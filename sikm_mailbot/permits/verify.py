@@ -2,7 +2,19 @@
 
 :func:`verify_input` works out what ``arg`` is, gets the token out of it, and checks the
 token with :func:`~sikm_mailbot.permits.token.verify_token`. For a PDF it also checks the
-PAdES signature against the trust list's signing certificates.
+PAdES signature against the trust list's signing certificates, and says what the file
+proves (:attr:`VerifyResult.page_verified`):
+
+* an office signature, intact and covering the whole file (no update appended after
+  it), and the embedded token valid: the page itself is the office's;
+* a signature that is broken, forged or not the office's: refused (``pdf_signature``);
+* anything less (no signature, or an office signature over an earlier revision with
+  changes appended): only the QR printed on the page is judged, as on a photo, and
+  the verdict says the page is NOT signed (``page_not_signed``, still valid);
+* a QR image or a bare token: there is no page to verify.
+
+When the office seals its tokens (``permits.encrypt_qr``), a signed-only token is
+refused (``not_sealed``): see :func:`sealing_required`.
 
 Untrusted files are parsed, after a size cap, in the sandbox child
 (:mod:`sikm_mailbot.sandbox`, jobs in :mod:`~sikm_mailbot.permits.inspect`) under
@@ -48,6 +60,28 @@ FILE_MESSAGES: dict[str, tuple[str, str]] = {
         "The PDF's signature is missing, broken or not the office's: the file was altered.",
         "Tanda tangan PDF tidak ada, rusak, atau bukan milik kantor: berkas telah diubah.",
     ),
+    # Valid: the QR's token is genuine, but nothing vouches for the rest of the page.
+    "page_not_signed": (
+        "QR valid; this page is NOT signed: compare the name with the KTP, not the page.",
+        "QR sah; halaman ini TIDAK ditandatangani: cocokkan nama dengan KTP, bukan halaman.",
+    ),
+}
+
+# What the check says about the page (English, Indonesian), by :meth:`VerifyResult.page_case`.
+PAGE_NOTES: dict[str, tuple[str, str]] = {
+    "signed": (
+        "verified: the office signature covers the whole file.",
+        "terverifikasi: tanda tangan kantor mencakup seluruh berkas.",
+    ),
+    "not_signed": (
+        "NOT signed: compare the name with the KTP, not the page.",
+        "TIDAK ditandatangani: cocokkan nama dengan KTP, bukan halaman.",
+    ),
+    "no_page": (
+        "none: a QR image or a code has no page to verify; compare the name with the KTP.",
+        "tidak ada: gambar QR atau kode tidak punya halaman; cocokkan nama dengan KTP.",
+    ),
+    "refused": ("not verified: the permit is refused.", "tidak terverifikasi: izin ditolak."),
 }
 
 
@@ -59,20 +93,33 @@ class VerifyInputError(UsageError, ValueError):
 class VerifyResult:
     """The outcome of :func:`verify_input`.
 
-    ``verdict`` is the token's; ``valid`` also requires, for a PDF that claims to be an
-    original permit file (it carries the embedded token or any signature), a valid
-    office signature. ``pdf_signature`` is None for images and tokens, else the
-    summary of ``pdf.check_pdf_signature`` (``ok``, ``reason``, ``intact``, ``valid``,
-    ``trusted``, ``covers_whole_file``, ``signer``).
+    ``verdict`` is the token's; ``valid`` also requires that a PDF's signature, if it
+    has one, is not broken or foreign. ``page_verified`` is True only when the office
+    signature covers the whole PDF and the token is valid: then the page itself is
+    genuine; otherwise only the token (the name it carries) is. ``pdf_signature`` is
+    None for images and tokens, else the summary of ``pdf.check_pdf_signature``
+    (``ok``, ``reason``, ``intact``, ``valid``, ``trusted``, ``covers_whole_file``,
+    ``signer``).
     """
 
     verdict: Verdict
     source: str  # "pdf" | "image" | "token"
     pdf_signature: dict[str, Any] | None
     valid: bool
-    reason: str  # "ok", a token reason code, a FILE_MESSAGES key, or "pdf_signature"
+    reason: str  # "ok", a token reason code, or a FILE_MESSAGES key ("page_not_signed", …)
     token_from: str | None = None  # "embedded" | "qr" | "text"; None: no token found
     signature_required: bool = False
+    page_verified: bool = False
+
+    @property
+    def page_case(self) -> str:
+        """A :data:`PAGE_NOTES` key: ``no_page`` (an image or a code), else for a PDF
+        ``signed``, ``not_signed`` (valid on its QR alone) or ``refused``."""
+        if self.source != "pdf":
+            return "no_page"
+        if not self.valid:
+            return "refused"
+        return "signed" if self.page_verified else "not_signed"
 
     @property
     def messages(self) -> tuple[str, str]:
@@ -91,11 +138,15 @@ class VerifyResult:
         """JSON-ready form: what the check needs and no more personal data than the QR holds."""
         c = self.verdict.claims
         en, id_ = self.messages
+        page_en, page_id = PAGE_NOTES[self.page_case]
         return {
             "valid": self.valid,
+            "page_verified": self.page_verified,
             "reason_code": self.reason,
             "message_en": en,
             "message_id": id_,
+            "page_note_en": page_en,
+            "page_note_id": page_id,
             "source": self.source,
             "token_from": self.token_from,
             "permit_number": c.permit_number if c else None,
@@ -141,6 +192,33 @@ def _kind(path: Path) -> str:
     return "unknown"
 
 
+def sealing_required(office_seals: bool, trust: TrustList) -> bool:
+    """Whether a signed-only token must be refused (``not_sealed``).
+
+    Yes when the office seals its tokens (``permits.encrypt_qr`` at the office; the
+    exported trust list's ``sealed`` on a checkpoint device) and this device can open
+    sealed ones (its trust list holds checkpoint keys). A public verifier without
+    checkpoint keys reads only signed-only tokens, so it accepts them.
+    """
+    return office_seals and bool(trust.checkpoint_keys)
+
+
+@dataclass(frozen=True)
+class _Check:
+    """What every token check in one :func:`verify_input` call shares."""
+
+    trust: TrustList
+    now: datetime
+    revoked: set[str] | None
+    skew: timedelta
+    require_sealed: bool
+
+    def token(self, text: str) -> Verdict:
+        return verify_token(
+            text, self.trust, self.now, self.skew, self.revoked, require_sealed=self.require_sealed
+        )
+
+
 def verify_input(
     arg: str,
     trust: TrustList,
@@ -150,6 +228,7 @@ def verify_input(
     *,
     password: str | None = None,
     sandbox: bool = True,
+    require_sealed: bool = False,
 ) -> VerifyResult:
     """Verify a permit PDF path, a QR image path (PNG/JPEG/WEBP), or token text (``SK1:…``).
 
@@ -157,10 +236,12 @@ def verify_input(
     invalid result with its reason. Raises :class:`VerifyInputError` when ``arg`` is
     neither an existing readable file nor a token. ``password`` opens an encrypted
     PDF. ``sandbox=False`` parses files in this process (benchmarks, trusted input).
+    ``require_sealed`` refuses signed-only tokens (:func:`sealing_required`).
     """
+    check = _Check(trust, now, revoked, skew, require_sealed)
     text = arg.strip()
     if text.startswith(PREFIX):
-        return _judge_token(text, "token", "text", trust, now, revoked, skew)
+        return _judge_token(text, "token", "text", check)
     path = Path(arg)
     try:
         if not path.is_file():
@@ -175,7 +256,7 @@ def verify_input(
         if size > MAX_TOKEN_CHARS + 64:
             return _failed("token", "file_too_large")
         token = path.read_text("ascii", errors="replace").strip()
-        return _judge_token(token, "token", "text", trust, now, revoked, skew)
+        return _judge_token(token, "token", "text", check)
     limit = MAX_PDF_BYTES if kind == "pdf" else MAX_IMAGE_BYTES
     if size > limit:
         return _failed(kind, "file_too_large")
@@ -186,34 +267,7 @@ def verify_input(
             return _failed("image", "file_unreadable")
         if not found.get("token"):
             return _failed("image", "no_token")
-        return _judge_token(str(found["token"]), "image", "qr", trust, now, revoked, skew)
-    return _judge_pdf(data, trust, now, revoked, skew, password, sandbox)
-
-
-def _judge_token(
-    token: str,
-    source: str,
-    token_from: str,
-    trust: TrustList,
-    now: datetime,
-    revoked: set[str] | None,
-    skew: timedelta,
-) -> VerifyResult:
-    verdict = verify_token(token, trust, now, skew, revoked)
-    return VerifyResult(
-        verdict, source, None, verdict.valid, verdict.reason_code, token_from=token_from
-    )
-
-
-def _judge_pdf(
-    data: bytes,
-    trust: TrustList,
-    now: datetime,
-    revoked: set[str] | None,
-    skew: timedelta,
-    password: str | None,
-    sandbox: bool,
-) -> VerifyResult:
+        return _judge_token(str(found["token"]), "image", "qr", check)
     certs = [
         s.certificate.public_bytes(serialization.Encoding.PEM).decode()
         for s in trust.signers.values()
@@ -223,31 +277,67 @@ def _judge_pdf(
     if not found.get("ok"):
         code = str(found.get("code", "file_unreadable"))
         return _failed("pdf", code if code in FILE_MESSAGES else "file_unreadable")
+    return _judge_pdf(found, check)
+
+
+def _judge_token(token: str, source: str, token_from: str, check: _Check) -> VerifyResult:
+    verdict = check.token(token)
+    return VerifyResult(
+        verdict, source, None, verdict.valid, verdict.reason_code, token_from=token_from
+    )
+
+
+def _signature_state(signature: dict[str, Any] | None) -> str:
+    """``whole`` (the office's, over the whole file), ``none`` (unsigned), ``earlier``
+    (the office's, intact, but changes were appended after it; or no certificate to
+    check it against), or ``broken`` (altered, forged, foreign, unreadable)."""
+    if not signature:
+        return "broken"
+    if signature.get("ok"):
+        return "whole"
+    reason = signature.get("reason")
+    if reason == "not_signed":
+        return "none"
+    if reason == "no_trusted_certificate" or (
+        signature.get("intact") and signature.get("valid") and signature.get("trusted")
+    ):
+        return "earlier"
+    return "broken"
+
+
+def _judge_pdf(found: dict[str, Any], check: _Check) -> VerifyResult:
+    """Judge a PDF on what it proves (see the module docstring)."""
     signature = found.get("signature")
-    token, embedded = found.get("token"), bool(found.get("embedded"))
+    embedded, qr = found.get("embedded_token"), found.get("qr_token")
+    state = _signature_state(signature)
+    token = embedded or qr
     if not token:
         return _failed("pdf", "no_token", pdf_signature=signature)
-    verdict = verify_token(str(token), trust, now, skew, revoked)
-    # A file carrying our embedded token or any signature claims to be the office's
-    # original: its signature must hold. A scan or print-to-PDF of a paper permit has
-    # neither and is judged on its QR alone, like a photo.
-    sig_ok = bool(signature and signature.get("ok"))
-    required = embedded or bool(signature and signature.get("reason") != "not_signed")
-    if not verdict.valid:
-        reason = verdict.reason_code
-    elif required and not sig_ok:
-        reason = "pdf_signature"
-    else:
-        reason = "ok"
+    if state == "whole":
+        verdict = check.token(str(token))
+        return VerifyResult(
+            verdict, "pdf", signature, verdict.valid, verdict.reason_code,
+            token_from="embedded" if embedded else "qr", signature_required=True,
+            page_verified=verdict.valid,
+        )  # fmt: skip
+    if state == "broken":
+        verdict = check.token(str(token))
+        return VerifyResult(
+            verdict, "pdf", signature, False,
+            verdict.reason_code if not verdict.valid else "pdf_signature",
+            token_from="embedded" if embedded else "qr", signature_required=True,
+        )  # fmt: skip
+    # Unsigned, or signed only up to an earlier revision: the page proves nothing, so
+    # only its printed QR is judged, as on a photo. An embedded copy without a
+    # signature over it is just text anyone could have put there.
+    if not qr:
+        return _failed("pdf", "pdf_signature", pdf_signature=signature, signature_required=True)
+    verdict = check.token(str(qr))
     return VerifyResult(
-        verdict,
-        "pdf",
-        signature,
-        reason == "ok",
-        reason,
-        token_from="embedded" if embedded else "qr",
-        signature_required=required,
-    )
+        verdict, "pdf", signature, verdict.valid,
+        "page_not_signed" if verdict.valid else verdict.reason_code,
+        token_from="qr", signature_required=False,
+    )  # fmt: skip
 
 
 # ---- parsing (in the sandbox child, or in-process with sandbox=False) ---------------

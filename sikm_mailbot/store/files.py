@@ -7,6 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from sikm_mailbot.store import disk
+
 
 def sha256_hex(data: bytes) -> str:
     """Hex SHA-256 of ``data``."""
@@ -26,6 +28,8 @@ class FileStore:
 
     Writing is atomic (temp file + fsync + rename), so a crash never leaves a
     half-written file under a valid name, and writing the same bytes twice is a no-op.
+    A disk that refuses the write (full, read-only) raises StorageError naming the
+    store's folder; the temp file is removed first.
     """
 
     def __init__(self, root: Path) -> None:
@@ -41,6 +45,17 @@ class FileStore:
         target = self.path(digest)
         if target.exists():
             return digest
+        try:
+            self._write(target, data)
+        except OSError as exc:
+            found = disk.from_os_error(exc, self.root)
+            if found is None:
+                raise
+            raise found from exc
+        return digest
+
+    def _write(self, target: Path, data: bytes) -> None:
+        """Write ``data`` to ``target`` through a temp file beside it, then rename."""
         for d in (self.root, target.parent.parent, target.parent):
             d.mkdir(mode=0o700, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
@@ -55,7 +70,6 @@ class FileStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        return digest
 
     def get(self, sha256: str) -> bytes:
         """The stored bytes; FileNotFoundError when absent."""

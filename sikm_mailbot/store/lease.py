@@ -8,6 +8,7 @@ without waiting for the lease to expire.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import uuid
@@ -18,8 +19,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from sikm_mailbot.errors import BusyError
+from sikm_mailbot.errors import BusyError, StorageError
 from sikm_mailbot.store.models import Lease, utcnow
+
+log = logging.getLogger(__name__)
 
 
 class LeaseHeld(BusyError):
@@ -96,7 +99,14 @@ class DbLease:
             return result.rowcount == 1
 
     def release(self) -> None:
-        """Give the lease back (only if we hold it)."""
-        with Session(self.engine) as s:
-            s.execute(delete(Lease).where(Lease.name == self.name, Lease.holder == self.holder))
-            s.commit()
+        """Give the lease back (only if we hold it).
+
+        On a disk that refuses the write the lease stays: it is taken over as soon as
+        this process is gone, and the error that stopped the work is the one to tell.
+        """
+        try:
+            with Session(self.engine) as s:
+                s.execute(delete(Lease).where(Lease.name == self.name, Lease.holder == self.holder))
+                s.commit()
+        except StorageError as exc:
+            log.debug("lease %s not released: %s", self.name, exc)

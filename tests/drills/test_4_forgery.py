@@ -81,12 +81,12 @@ def test_stranger_quoting_a_tracking_number_is_refused_and_recorded(site: Site) 
         [("ktp.jpg", "image/jpeg", b"\xff\xd8\xff\xe0" + b"0" * 2000)],
     )
     row = last_ledger(site)
-    assert (row.outcome, row.application_id) == ("flagged", app_id)
+    assert (row.outcome, row.application_id) == ("held", app_id)
     assert "not the applicant" in row.reason
     after = site.show(app_id)
     unchanged(before, after)
-    assert "foreign_follow_up" in after["flags"]
-    (flag,) = events(site, app_id, "mail_in_flagged")
+    assert "held_mail" in after["flags"]
+    (flag,) = events(site, app_id, "mail_held")
     assert flag.ledger_id == row.id
     assert replies_to(site, "stranger@example.net") == []
 
@@ -94,7 +94,7 @@ def test_stranger_quoting_a_tracking_number_is_refused_and_recorded(site: Site) 
     site.deliver(simple_mail(subject=f"STATUS {app_id}", sender="curious@example.net", body=""))
     site.sikm("poll")
     row = last_ledger(site)
-    assert row.outcome in ("flagged", "status_request") and row.reason
+    assert row.outcome in ("ignored", "status_request") and row.reason
     for answer in replies_to(site, "curious@example.net"):
         assert answer.kind == "not_understood"
         body = text_of(answer.raw)
@@ -121,8 +121,8 @@ def test_guarantor_answer_from_the_wrong_address_is_refused(site: Site) -> None:
         doc = site.show(app_id)
         assert doc["status"] == "awaiting_guarantor", label
         assert "guarantor_confirmed" not in doc["flags"], label
-        assert row.outcome in ("flagged", "follow_up") and row.application_id == app_id, label
-        if row.outcome == "flagged":
+        assert row.outcome in ("held", "follow_up") and row.application_id == app_id, label
+        if row.outcome == "held":
             assert row.reason, label
     # A display name that looks like the guarantor's address does not make it theirs.
     raw = simple_mail(subject=f"Re: [{app_id}] Permohonan SIKM", sender="attacker@example.net")
@@ -130,7 +130,7 @@ def test_guarantor_answer_from_the_wrong_address_is_refused(site: Site) -> None:
     site.deliver(raw.replace(b"Selamat pagi, berikut permohonan saya.", b"SETUJU"))
     site.sikm("poll")
     assert site.show(app_id)["status"] == "awaiting_guarantor"
-    assert len(events(site, app_id, "mail_in_flagged")) >= 3
+    assert len(events(site, app_id, "mail_held")) >= 3
     # Control: the guarantor's own SETUJU is accepted.
     site.reply_as(GUARANTOR, app_id, "SETUJU")
     assert last_ledger(site).outcome == "guarantor_answer"
@@ -138,9 +138,19 @@ def test_guarantor_answer_from_the_wrong_address_is_refused(site: Site) -> None:
 
 
 def test_guarantor_answer_with_failed_authentication_is_not_taken(site: Site) -> None:
-    """A forged From (our MX stamped spf/dmarc=fail) does not confirm anything."""
+    """A forged From (our MX stamped spf/dmarc=fail) does not confirm anything, even
+    replying to our request (inbox.trusted_authserv_id names our MX)."""
+    site.config.write_text(
+        "[inbox]\ntrusted_authserv_id = 'mx.sikm.example.org'\n[outbox]\nreplies_per_hour = 50\n"
+    )
     app_id = site.deliver_fixture("app_nonresident_in_work_complete")
-    raw = simple_mail(subject=f"Re: [{app_id}] Permohonan SIKM", sender=GUARANTOR, body="SETUJU")
+    request = site.our_mail_to(app_id, GUARANTOR)
+    raw = simple_mail(
+        subject=f"Re: [{app_id}] Permohonan SIKM",
+        sender=GUARANTOR,
+        body="SETUJU",
+        in_reply_to=request,
+    )
     forged = (
         b"Authentication-Results: mx.sikm.example.org; spf=fail smtp.mailfrom=evil.example.net;"
         b" dkim=none; dmarc=fail header.from=rsmitra.example.com\r\n" + raw
@@ -154,7 +164,12 @@ def test_guarantor_answer_with_failed_authentication_is_not_taken(site: Site) ->
     assert row.outcome == "flagged" and "dmarc=fail" in row.reason
     # Control: the same answer with passing checks is taken.
     site.deliver(
-        simple_mail(subject=f"Re: [{app_id}] Permohonan SIKM", sender=GUARANTOR, body="SETUJU")
+        simple_mail(
+            subject=f"Re: [{app_id}] Permohonan SIKM",
+            sender=GUARANTOR,
+            body="SETUJU",
+            in_reply_to=request,
+        )
     )
     site.sikm("poll")
     assert site.show(app_id)["status"] == "under_review"

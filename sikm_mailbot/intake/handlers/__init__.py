@@ -24,10 +24,12 @@ from sikm_mailbot.intake.handlers.common import InMail
 Handler = Callable[[InMail, Verdict], Outcome]
 
 HANDLERS: dict[Kind, Handler] = {
+    Kind.malformed: junk.quarantine,
     Kind.bounce: bounce.handle,
     Kind.auto_reply: junk.ignore,
     Kind.guarantor_answer: guarantor.handle,
-    Kind.foreign_follow_up: follow_up.flag_foreign,
+    Kind.unbound_status: command.unbound_status,
+    Kind.held: follow_up.hold,
     Kind.status: command.status,
     Kind.follow_up: follow_up.merge,
     Kind.forms: command.forms,

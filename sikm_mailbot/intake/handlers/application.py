@@ -10,7 +10,6 @@ from sikm_mailbot.domain.workdays import to_jakarta
 from sikm_mailbot.intake.detect import Verdict
 from sikm_mailbot.intake.driver import Outcome
 from sikm_mailbot.intake.handlers.common import InMail, store_files
-from sikm_mailbot.mail import triage
 from sikm_mailbot.store.models import Application, Counter
 
 
@@ -35,6 +34,7 @@ def handle(mail: InMail, verdict: Verdict) -> Outcome:
         id=app_id,
         status=Status.received,
         sender_email=read.from_addr,
+        applicant_email=read.from_addr,  # bound now: the form's Email never moves it
         first_message_id=read.message_id,
         created_at=mail.now,
     )
@@ -43,10 +43,10 @@ def handle(mail: InMail, verdict: Verdict) -> Outcome:
     mail.event(
         "mail_in", application_id=app_id, detail="new application", to_status=Status.received
     )
-    failures = triage.auth_failures(read.headers)
-    if failures:
+    if mail.facts.auth.failed:
         app.flags = [*app.flags, "sender_unverified"]
-        mail.event("sender_unverified", application_id=app_id, detail=", ".join(failures))
+        detail = ", ".join(mail.facts.auth.details)
+        mail.event("sender_unverified", application_id=app_id, detail=detail)
     if read.forwarded:
         app.flags = [*app.flags, "forwarded"]
     store_files(mail, app)

@@ -27,3 +27,11 @@ def status(mail: InMail, verdict: Verdict) -> Outcome:
     mail.event("mail_in", application_id=app.id, detail="status request")
     mail.reply("status", app)
     return mail.done("status_request", application=app)
+
+
+def unbound_status(mail: InMail, verdict: Verdict) -> Outcome:
+    """A STATUS about a file it is not bound to: noted on the file, never answered."""
+    app = verdict.application
+    assert app is not None  # detect gives the referred application
+    mail.event("mail_in_ignored", application_id=app.id, detail=verdict.reason)
+    return mail.done("ignored", application=app, reason=verdict.reason)

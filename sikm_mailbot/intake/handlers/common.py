@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from sikm_mailbot.config import Settings
 from sikm_mailbot.desk.review import BroughtFile, Review, Submission
 from sikm_mailbot.intake.driver import Outcome
-from sikm_mailbot.intake.facts import Facts
+from sikm_mailbot.intake.facts import Facts, bound_address
 from sikm_mailbot.mail.extract import ReadMessage
 from sikm_mailbot.outbox.compose import NO_DETAILS, MailDetails
 from sikm_mailbot.outbox.notify import Notice, OutgoingFile, Threading, notify
@@ -32,6 +32,7 @@ class InMail:
     settings: Settings
     files: FileStore
     now: datetime  # one instant for everything this mail causes
+    unanswered: str = ""  # why a reply was not sent, for the ledger
 
     def event(self, action: str, *, application_id: str | None = None, **kw: Any) -> None:
         """Append an audit event about this mail."""
@@ -53,10 +54,22 @@ class InMail:
         details: MailDetails = NO_DETAILS,
         attachments: tuple[OutgoingFile, ...] = (),
     ) -> None:
-        """Answer the sender, threaded on this mail, in the current transaction."""
-        # Always the From address: a forged From with a Reply-To elsewhere must not
-        # pull someone else's file out of the desk.
-        to_addr = self.read.from_addr
+        """Answer, threaded on this mail, in the current transaction.
+
+        About an application: to its bound address only. Otherwise to the From
+        address (never Reply-To: a forged From with a Reply-To elsewhere must not
+        pull anything out of the desk). Nothing at all when the office MTA says the
+        sender's authentication failed: no backscatter to forged senders.
+        """
+        if self.facts.auth.failed:
+            self.unanswered = f"sender authentication failed ({', '.join(self.facts.auth.details)})"
+            self.event(
+                "reply_suppressed",
+                application_id=app.id if app else None,
+                detail=f"{kind} not sent: {self.unanswered}",
+            )
+            return
+        to_addr = bound_address(app) if app is not None else self.read.from_addr
         if not to_addr:
             self.event(
                 "reply_suppressed",
@@ -98,6 +111,8 @@ class InMail:
         self, outcome: str, *, application: Application | None = None, reason: str = ""
     ) -> Outcome:
         """The mail is handled: ``outcome`` for the ledger, moved to the processed folder."""
+        if self.unanswered:
+            reason = "; ".join(r for r in (reason, f"not answered: {self.unanswered}") if r)
         return Outcome(
             ledger.STAGE_DONE,
             outcome,

@@ -1,4 +1,4 @@
-"""Mail about an existing application: the applicant's follow-up, or someone else's."""
+"""Mail about an existing application: the applicant's bound follow-up, or held mail."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from sikm_mailbot.intake.detect import Verdict
 from sikm_mailbot.intake.driver import Outcome
 from sikm_mailbot.intake.handlers.common import InMail, store_files
 from sikm_mailbot.mail import triage
+
+HELD_FLAG = "held_mail"  # the application has mail waiting for the officer's word
 
 
 def merge(mail: InMail, verdict: Verdict) -> Outcome:
@@ -38,18 +40,19 @@ def merge(mail: InMail, verdict: Verdict) -> Outcome:
     return mail.done("follow_up", application=app)
 
 
-def flag_foreign(mail: InMail, verdict: Verdict) -> Outcome:
-    """Someone else writing about an application changes nothing; the officer is told."""
+def hold(mail: InMail, verdict: Verdict) -> Outcome:
+    """Mail about a file that is not bound to its applicant: recorded, held, unanswered.
+
+    Nothing of it reaches the application (no files, no values); the officer sees
+    the flag and the event, and may accept it with ``sikm accept-mail LEDGER_ID``.
+    """
     app = verdict.application
     assert app is not None  # detect gives the referred application
     mail.event(
-        "mail_in_flagged",
+        "mail_held",
         application_id=app.id,
-        detail="mail about this application from another address; not merged",
+        detail=f"mail from <{mail.read.from_addr}> {verdict.reason}; not merged",
+        data={"from": mail.read.from_addr, "auth": mail.facts.auth.state.value},
     )
-    mail.flag(app, "foreign_follow_up")
-    return mail.done(
-        "flagged",
-        application=app,
-        reason="follow-up from an address that is not the applicant's",
-    )
+    mail.flag(app, HELD_FLAG)
+    return mail.done("held", application=app, reason=verdict.reason)

@@ -1,4 +1,4 @@
-"""The guarantor's SETUJU / TOLAK, from the guarantor's own address only."""
+"""The guarantor's SETUJU / TOLAK: a reply to our request, from the guarantor's address."""
 
 from __future__ import annotations
 
@@ -11,26 +11,33 @@ from sikm_mailbot.mail import triage
 
 
 def handle(mail: InMail, verdict: Verdict) -> Outcome:
-    """Act on a clear, authenticated answer while the file waits for it.
+    """Act on a clear answer that replies to our request while the file waits for it.
 
+    It counts only when its In-Reply-To/References name our guarantor request (or
+    reminder) sent to this address for this file, and authentication did not fail.
     A refusal also counts while the file is back in review after a confirmation
-    (the guarantor withdraws). Mail that fails sender authentication, is unclear,
-    or comes when no answer is expected is flagged for the officer and changes
+    (the guarantor withdraws). Anything else is flagged for the officer and changes
     nothing.
     """
     app = verdict.application
     assert app is not None  # detect gives the referred application
-    read = mail.read
+    read, facts = mail.read, mail.facts
     answer = triage.guarantor_answer(read.subject, read.body_new_text)
-    failures = triage.auth_failures(read.headers)
     withdrawal = answer == "refuse" and app.status == Status.under_review
-    if answer and not failures and (app.status == Status.awaiting_guarantor or withdrawal):
+    trusted = facts.guarantor_reply and not facts.auth.failed
+    if answer and trusted and (app.status == Status.awaiting_guarantor or withdrawal):
         desk_guarantor.answered(
             mail.session, app, answer, mail.settings, mail.now, ledger_id=mail.entry.id
         )
         return mail.done("guarantor_answer", application=app)
-    if failures:
-        flag, detail = "guarantor_unverified", f"guarantor answer failed {', '.join(failures)}"
+    if facts.auth.failed:
+        failed = ", ".join(facts.auth.details)
+        flag, detail = "guarantor_unverified", f"guarantor answer failed authentication ({failed})"
+    elif not facts.guarantor_reply:
+        flag, detail = (
+            "guarantor_unverified",
+            "guarantor mail that does not reply to our request to this address",
+        )
     elif answer is None:
         flag, detail = "guarantor_unclear", "guarantor mail without a clear SETUJU/TOLAK"
     else:

@@ -20,7 +20,6 @@ TRIAGE_HEADERS = (
     "x-loop",
     "return-path",
     "content-type",
-    "authentication-results",
     "x-mailer",
     "user-agent",
 )
@@ -88,6 +87,10 @@ class ReadMessage:
     references: list[str] = field(default_factory=list)
     reply_to: str = ""
     headers: dict[str, str] = field(default_factory=dict)  # TRIAGE_HEADERS present
+    auth_results: list[str] = field(default_factory=list)  # every Authentication-Results, top first
+    from_headers: int = 0  # how many From: header fields (RFC 5322 allows one)
+    from_mailboxes: int = 0  # how many addresses the first From: names
+    sender_headers: int = 0  # how many Sender: header fields (at most one)
     body_text: str = ""  # the whole body (plain, or text of the HTML)
     body_new_text: str = ""  # without quoted replies, forwarded header blocks, signature
     body_fields: dict[str, str] = field(default_factory=dict)

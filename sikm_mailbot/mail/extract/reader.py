@@ -9,6 +9,7 @@ from sikm_mailbot.sandbox import Sandbox, shared_sandbox
 
 from .attachments import read_attachment
 from .body import split_body
+from .cleaning import clean_message
 from .fields import parse_fields
 from .filenames import fallback_filename
 from .filetypes import sniff_type
@@ -87,6 +88,10 @@ def _read(raw: bytes, limits: Limits, sandbox: Sandbox) -> ReadMessage:
         out.references = message_ids(raw_header(msg, "references"))
         reply_to = addresses(msg, "reply-to")
         out.reply_to = reply_to[0][1] if reply_to else ""
+        out.auth_results = _all_values(msg, "authentication-results")
+        out.from_headers = len(_all_values(msg, "from"))
+        out.from_mailboxes = len(sender)
+        out.sender_headers = len(_all_values(msg, "sender"))
         for name in TRIAGE_HEADERS:
             value = header_text(msg, name) if name != "return-path" else raw_header(msg, name)
             if value or _has_header(msg, name):
@@ -125,7 +130,19 @@ def _read(raw: bytes, limits: Limits, sandbox: Sandbox) -> ReadMessage:
         )
 
     _merge_fields(out)
-    return out
+    return clean_message(out)  # control and bidi characters go here, once
+
+
+def _all_values(msg: object, name: str) -> list[str]:
+    """Every value of header ``name``, topmost first, unfolded (for authentication)."""
+    try:
+        return [
+            " ".join(str(v).split())
+            for k, v in msg.raw_items()  # type: ignore[attr-defined]
+            if k.lower() == name
+        ]
+    except Exception:  # noqa: BLE001
+        return []
 
 
 def _has_header(msg: object, name: str) -> bool:
