@@ -63,3 +63,14 @@ def test_comments_and_semicolons_inside_them() -> None:
 @pytest.mark.parametrize("junk", ["", ";;;", "=", f"{OURS}; =pass", "(((", "\\"])
 def test_junk_never_raises(junk: str) -> None:
     assert verdict([junk]) in set(Auth)
+
+
+def test_a_dmarc_pass_for_another_domain_is_no_pass() -> None:
+    # The MTA read a malformed From: as evil.example.net's; ours reads example.com.
+    header = f"{OURS}; dmarc=pass header.from=evil.example.net"
+    assert verdict([header], sender="budi@example.com") is Auth.unknown
+
+
+def test_a_failure_beats_a_pass() -> None:
+    assert verdict([f"{OURS}; dmarc=pass", f"{OURS}; dmarc=fail"]) is Auth.failed
+    assert verdict([f"{OURS}; dmarc=fail header.from=example.com; dmarc=pass"]) is Auth.failed

@@ -117,7 +117,20 @@ def test_unknown_field_bad_value_and_bad_syntax_are_usage_errors(site: Site) -> 
     site.sikm("edit", app_id, "--set", "nama=A", "--set", "nama=B", expect=2)
     site.sikm("edit", app_id, "--set", "email=", expect=2)  # the bound address stays
     site.sikm("edit", app_id, expect=2)  # --set is required
+    site.sikm("edit", app_id, "--set", "nama=" + "A" * 201, expect=2)  # a name, not a book
     assert edit_events(site, app_id) == []
+
+
+def test_edit_cleans_values_and_never_binds_the_guarantors_address(site: Site) -> None:
+    app_id = site.deliver_fixture("app_nonresident_in_work_complete")
+    doc = site.show(app_id)
+    guarantor = doc["guarantor"]["penjamin_email"]
+    assert guarantor
+    result = site.sikm("edit", app_id, "--set", f"email={guarantor.upper()}", expect=2)
+    assert "guarantor" in result.stderr
+    assert site.show(app_id)["applicant_email"] == doc["applicant_email"]
+    site.sikm("edit", app_id, "--set", "nama=BUDI\u202eX\u200fY\x1b[2J")
+    assert site.show(app_id)["applicant"]["nama"] == "BUDIXY[2J"
 
 
 def test_edit_refused_once_decided_or_unknown(site: Site) -> None:

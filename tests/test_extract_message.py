@@ -212,3 +212,22 @@ def test_realmail_has_expected_readings(sandbox: Sandbox) -> None:
     assert by_name["mailparser-mail_test_9.eml"].subject.startswith("我把")  # gb2312 → gb18030
     zips = [a for m in by_name.values() for a in m.attachments if a.detected_type == "zip"]
     assert zips and all(a.problem == "archive_not_accepted" for a in zips)
+
+
+@pytest.mark.parametrize(
+    ("from_value", "count"),
+    [
+        ("Budi <budi.wirawan@example.com>", 1),
+        ("attacker@evil.example.net; budi.wirawan@example.com", 2),
+        ("attacker@evil.example.net, budi.wirawan@example.com", 2),
+        ('"budi.wirawan@example.com" <attacker@evil.example.net>', 1),
+    ],
+)
+def test_from_counts_every_mailbox_any_parser_sees(
+    from_value: str, count: int, sandbox: Sandbox
+) -> None:
+    raw = (
+        f"From: {from_value}\r\nTo: sikm@sikm.example.org\r\nSubject: x\r\n"
+        "Message-ID: <m1@example.com>\r\n\r\nhalo\r\n"
+    ).encode()
+    assert read_message(raw, Limits(), sandbox=sandbox).from_mailboxes == count

@@ -125,3 +125,19 @@ def test_status_is_answered_only_when_bound(site: Site) -> None:
     site.sikm("poll")
     assert ledger(site)[-1].outcome == "status_request"
     assert [(m.kind, m.to_addr) for m in outbox(site)[before:]] == [("status", bound)]
+
+
+def test_accept_mail_refuses_a_decided_file_and_impossible_ids(site: Site) -> None:
+    app_id = site.deliver_fixture("app_missing_ktp")
+    bound = site.show(app_id)["applicant_email"]
+    site.reply_as(bound, app_id, "Ini KTP saya.", [KTP], replying=False)
+    held = ledger(site)[-1]
+    assert held.outcome == "held"
+    site.sikm("reject", app_id, "--reason", "missing_ktp")
+    before = site.show(app_id)
+    result = site.sikm("accept-mail", str(held.id), expect=1)
+    assert "rejected" in result.stderr and "Traceback" not in result.output
+    assert site.show(app_id)["attachments"] == before["attachments"]
+    for impossible in ("99999999999999999999999", "0", "-5"):
+        result = site.sikm("accept-mail", "--", impossible, expect=1)
+        assert "no incoming mail" in result.stderr and "Traceback" not in result.output

@@ -476,3 +476,40 @@ def test_raw_mail_export_is_not_written_to_a_terminal(office: Site, tmp_path: Pa
     out = tmp_path / "raw.eml"
     office.sikm("mail", "--export", str(ledger_id), "--out", str(out))
     assert b"Permohonan SIKM" in out.read_bytes()
+
+
+def test_raw_mail_never_reaches_a_terminal_even_through_a_file_name(tmp_path: Path) -> None:
+    """``--out /dev/stdout`` (or /dev/tty) on a terminal is refused like no --out at all."""
+    import os
+    import subprocess
+    import sys
+
+    site = make_site(tmp_path)
+    site.deliver_fixture("app_missing_ktp")
+    master, slave = os.openpty()
+    try:
+        for out in ("/dev/stdout", "/proc/self/fd/1"):
+            proc = subprocess.run(
+                [sys.executable, "-m", "sikm_mailbot.cli", "--config", str(site.config)]
+                + ["mail", "--export", "1", "--out", out],
+                stdout=slave,
+                stderr=subprocess.PIPE,
+                env={**os.environ, "SIKM_NOW": site.now},
+                timeout=120,
+            )
+            assert proc.returncode == 2, proc.stderr
+            assert b"not printed on a terminal" in proc.stderr and b"Traceback" not in proc.stderr
+        os.set_blocking(master, False)
+        with contextlib.suppress(BlockingIOError):
+            assert b"Message-ID" not in os.read(master, 65536)  # nothing of the mail was written
+    finally:
+        os.close(master)
+        os.close(slave)
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    result = CliRunner().invoke(
+        cli_app,
+        ["--config", str(site.config), "mail", "--export", "1", "--out", str(folder)],
+        env={"SIKM_NOW": site.now},
+    )
+    assert result.exit_code == 2 and "is a folder" in result.output

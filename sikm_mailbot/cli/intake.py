@@ -6,6 +6,7 @@ do not pay for the store, the pipeline or Rich.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -110,18 +111,30 @@ def mail(
 
 
 def _export_mail(st: State, ledger_id: int, out: Path | None) -> None:
-    """The stored original of one message, to ``out`` or raw on stdout."""
+    """The stored original of one message, to ``out`` or raw on stdout — never a terminal.
+
+    The raw bytes are the sender's: escape sequences in them would run on a terminal,
+    whether it is stdout or a file name that leads to one (/dev/stdout, /dev/tty).
+    """
     from sikm_mailbot.desk.mailbook import raw_mail
 
+    refusal = "the raw mail is not printed on a terminal: give --out FILE, or pipe it"
     if out is None and sys.stdout.isatty():
-        # The raw bytes are the sender's: escape sequences in them would run here.
-        raise UsageError("the raw mail is not printed on a terminal: give --out FILE, or pipe it")
+        raise UsageError(refusal)
     data = raw_mail(st.app.engine, st.app.files, ledger_id)
     if out is None:
         sys.stdout.buffer.write(data)
-    else:
-        out.write_bytes(data)
-        typer.echo(f"{out} ({len(data)} bytes)", err=True)
+        return
+    try:
+        with open(out, "wb") as fh:
+            if os.isatty(fh.fileno()):
+                raise UsageError(refusal)
+            fh.write(data)
+    except IsADirectoryError:
+        raise UsageError(f"{out} is a folder: give a file name") from None
+    except OSError as exc:
+        raise UsageError(f"{out}: {exc.strerror or exc}") from None
+    typer.echo(f"{out} ({len(data)} bytes)", err=True)
 
 
 def _retry_mail(st: State, ledger_id: int, as_json: bool) -> None:

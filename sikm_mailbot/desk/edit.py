@@ -39,6 +39,7 @@ from sikm_mailbot.desk.lifecycle import Refused, load
 from sikm_mailbot.desk.queries import show_application
 from sikm_mailbot.desk.review import Submission, review
 from sikm_mailbot.domain.normalize import NIK_KEYS, normalize_fields
+from sikm_mailbot.domain.safe_text import clean
 from sikm_mailbot.domain.vocabulary import FORM_LABELS, OPEN_STATUSES, Status
 from sikm_mailbot.errors import InvalidRequest
 from sikm_mailbot.outbox.compose import MailDetails
@@ -48,6 +49,7 @@ from sikm_mailbot.store.db import session_scope
 from sikm_mailbot.store.models import Application
 
 OFFICER_SOURCE = "officer"  # field_sources value of a value an officer entered
+MAX_VALUE_CHARS = 200  # a form value, not a document (permit claims stop at 200 too)
 IN_REVIEW = frozenset({Status.under_review, Status.awaiting_guarantor})
 
 
@@ -100,6 +102,10 @@ def _normalised(values: Mapping[str, str]) -> dict[str, str]:
     A value the intake could not read (a date, phone, email or code) is refused
     with the reason the applicant would have been given.
     """
+    values = {k: " ".join(clean(v).split()) for k, v in values.items()}  # one line, no controls
+    long = [k for k, v in values.items() if len(v) > MAX_VALUE_CHARS]
+    if long:
+        raise InvalidRequest(f"{long[0]}: longer than {MAX_VALUE_CHARS} characters", field="set")
     filled = {k: v for k, v in values.items() if v}
     normal, problems = normalize_fields(filled)
     if problems:
@@ -180,6 +186,11 @@ def edit_application(
     was, old_address, old_guarantor = app.status, app.applicant_email, app.guarantor_email
     new_address = changed.get("email", "")
     rebind = bool(new_address) and new_address.lower() != old_address.lower()
+    guarantor = changed.get("penjamin_email", app.guarantor_email or "")
+    if guarantor and guarantor.lower() == (new_address or old_address).lower():
+        raise InvalidRequest(
+            "email: the applicant's address cannot be the guarantor's", field="set"
+        )
     note = edit.note.strip()
     _apply(app, changed)
     if rebind:

@@ -23,6 +23,7 @@ from sikm_mailbot.config import Settings
 from sikm_mailbot.desk.decisions import officer_name
 from sikm_mailbot.desk.lifecycle import Refused
 from sikm_mailbot.desk.queries import show_application
+from sikm_mailbot.domain.vocabulary import OPEN_STATUSES
 from sikm_mailbot.intake.detect import Kind, Verdict
 from sikm_mailbot.intake.facts import Facts
 from sikm_mailbot.intake.handlers.common import InMail
@@ -57,8 +58,9 @@ class Accepted:
 
 
 def _held_entry(session: Session, ledger_id: int) -> tuple[LedgerEntry, Application]:
-    """The held mail and its application; Refused when it is not (or no longer) held."""
-    entry = session.get(LedgerEntry, ledger_id)
+    """The held mail and its open application; Refused when it is not (or no longer) held,
+    or when the application is decided (a decided file takes no new mail)."""
+    entry = session.get(LedgerEntry, ledger_id) if 0 < ledger_id < 2**63 else None
     if entry is None:
         raise Refused(f"no incoming mail with ledger id {ledger_id}")
     if entry.outcome != HELD or not entry.application_id:
@@ -69,6 +71,10 @@ def _held_entry(session: Session, ledger_id: int) -> tuple[LedgerEntry, Applicat
     app = session.get(Application, entry.application_id)
     if app is None:  # pragma: no cover - the foreign key keeps it
         raise Refused(f"mail {ledger_id}: application {entry.application_id} is gone")
+    if app.status not in OPEN_STATUSES:
+        raise Refused(
+            f"mail {ledger_id}: application {app.id} is {app.status}; a decided file takes no mail"
+        )
     return entry, app
 
 

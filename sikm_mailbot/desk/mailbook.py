@@ -45,8 +45,10 @@ def list_mail(
 
 def raw_mail(engine: Engine, files: FileStore, ledger_id: int) -> bytes:
     """The stored original of one recorded message; RefusedError when none is stored."""
-    with Session(engine) as session:
-        entry = session.get(LedgerEntry, ledger_id)
+    entry = None
+    if 0 < ledger_id < 2**63:  # larger ids cannot exist and overflow the driver
+        with Session(engine) as session:
+            entry = session.get(LedgerEntry, ledger_id)
     if entry is None or not entry.sha256:
         raise RefusedError(f"no stored mail with ledger id {ledger_id}")
     return files.get(entry.sha256)

@@ -12,11 +12,19 @@ from __future__ import annotations
 
 import re
 
-# Bidi embeddings/overrides (U+202A–U+202E) and isolates (U+2066–U+2069).
-BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+# Unicode's Bidi_Control characters: embeddings/overrides (U+202A–U+202E), isolates
+# (U+2066–U+2069) and the marks ALM, LRM, RLM (U+061C, U+200E, U+200F).
+BIDI_CONTROLS = frozenset(
+    chr(c) for c in (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+)
+# Invisible characters that hide or join text: zero-width space/non-joiner/joiner,
+# word joiner, BOM, and the tag characters (U+E0000–U+E007F).
+_INVISIBLE = "\u200b-\u200d\u2060\ufeff\U000e0000-\U000e007f"
 
-# C0 controls but TAB and LF, DEL, C1 controls, and the bidi controls.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f" + "".join(sorted(BIDI_CONTROLS)) + "]")
+# C0 controls but TAB and LF, DEL, C1 controls, the bidi controls and the invisibles.
+_UNSAFE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f" + "".join(sorted(BIDI_CONTROLS)) + _INVISIBLE + "]"
+)
 
 
 def unsafe_characters(value: str) -> list[str]:

@@ -130,12 +130,16 @@ def authenticate(headers: Sequence[str], from_addr: str, authserv_id: str) -> Au
     if not results:
         return UNKNOWN
     details = tuple(dict.fromkeys(f"{m}={r}" for m, r, _ in results))
-    dmarc = [r for m, r, _ in results if m == "dmarc"]
-    if dmarc:
-        if "pass" in dmarc:
-            return AuthResult(Auth.passed, details)
-        if any(r in _FAILS for r in dmarc):
-            return AuthResult(Auth.failed, details)
+    # DMARC speaks for the From: domain. A failure anywhere wins over a pass, and a
+    # pass counts only for the domain our own parse of From: gives (an MTA that read
+    # a malformed From: differently vouches for another mailbox).
+    dmarc = [(r, d) for m, r, d in results if m == "dmarc"]
+    if any(r in _FAILS for r, _ in dmarc):
+        return AuthResult(Auth.failed, details)
+    if any(r == "pass" and (not d or d == from_domain) for r, d in dmarc):
+        return AuthResult(Auth.passed, details)
+    if any(r == "pass" for r, _ in dmarc):
+        return AuthResult(Auth.unknown, details)
     checks = [(r, d) for m, r, d in results if m in ("dkim", "spf")]
     if any(r == "pass" and _aligned(d, from_domain) for r, d in checks):
         return AuthResult(Auth.passed, details)

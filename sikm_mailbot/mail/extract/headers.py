@@ -93,6 +93,20 @@ def addresses(msg: Message, name: str) -> list[tuple[str, str]]:
     return out
 
 
+def mailbox_count(msg: Message, name: str) -> int:
+    """How many mailboxes an address header names, by the most suspicious reading.
+
+    Parsers disagree on malformed lists (``a@x; b@y`` is one address to one parser
+    and two to another); a sender who wrote something that can be read as two
+    mailboxes is treated as having written two.
+    """
+    value = raw_header(msg, name)
+    if not value:
+        return 0
+    lenient = email.utils.getaddresses([value.replace(";", ",")])
+    return max(len(addresses(msg, name)), len([a for _, a in lenient if "@" in a]))
+
+
 def message_id(value: str) -> str:
     """The <id> of a Message-ID-like header (the raw value if it has no brackets)."""
     m = re.search(r"<[^<>\s]+>", value)

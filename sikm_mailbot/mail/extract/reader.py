@@ -13,7 +13,15 @@ from .cleaning import clean_message
 from .fields import parse_fields
 from .filenames import fallback_filename
 from .filetypes import sniff_type
-from .headers import addresses, header_date, header_text, message_id, message_ids, raw_header
+from .headers import (
+    addresses,
+    header_date,
+    header_text,
+    mailbox_count,
+    message_id,
+    message_ids,
+    raw_header,
+)
 from .html_text import html_to_text
 from .mime import read_mime
 from .model import TRIAGE_HEADERS, Limits, ReadAttachment, ReadMessage
@@ -90,7 +98,7 @@ def _read(raw: bytes, limits: Limits, sandbox: Sandbox) -> ReadMessage:
         out.reply_to = reply_to[0][1] if reply_to else ""
         out.auth_results = _all_values(msg, "authentication-results")
         out.from_headers = len(_all_values(msg, "from"))
-        out.from_mailboxes = len(sender)
+        out.from_mailboxes = mailbox_count(msg, "from")
         out.sender_headers = len(_all_values(msg, "sender"))
         for name in TRIAGE_HEADERS:
             value = header_text(msg, name) if name != "return-path" else raw_header(msg, name)
@@ -155,7 +163,7 @@ def _has_header(msg: object, name: str) -> bool:
 def _merge_fields(out: ReadMessage) -> None:
     """fields = our-form AcroForm > form page text > body; per key first non-empty wins."""
     ranked: list[tuple[str, ReadAttachment | None]] = []
-    for source in ("acroform", "page_text"):
+    for source in ("acroform", "page_text", "ocr"):
         ranked += [(source, a) for a in out.attachments if a.field_source == source]
     for source, att in [*ranked, ("body", None)]:
         values = att.fields if att is not None else out.body_fields
