@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format system-deps forms fixtures wheel clean
+.PHONY: run test lint format system-deps run-deps forms fixtures wheel clean
 
 # The egg-info is a leftover of the former setuptools build: on sys.path through the
 # checkout, importlib.metadata would read a stale version from it.
@@ -15,13 +15,17 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## make run: create the venv, install, run the bot on the built-in default (Maildir in ./var)
-run: $(STAMP)
+## (installs Tesseract OCR with its Indonesian/English data when missing: it reads photos and scans)
+run: $(STAMP) run-deps
 	$(BIN)/sikm run
+
+run-deps:
+	./scripts/install-system-deps.sh --run
 
 system-deps:
 	./scripts/install-system-deps.sh
 
-## make test: install what the tests need (Dovecot included) and run lint + the whole suite
+## make test: install what the tests need (Tesseract and Dovecot included), run lint + the whole suite
 ## (tests/test_wheel.py installs the built wheel into a fresh venv: needs PyPI or pip's cache)
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .

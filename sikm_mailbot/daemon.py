@@ -14,6 +14,7 @@ from datetime import datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from sikm_mailbot.mail.extract.ocr import ocr_available
 from sikm_mailbot.store.lease import DbLease
 from sikm_mailbot.wiring import App, Job, make_source
 
@@ -131,6 +132,8 @@ class Daemon:
                 settings.inbox.kind,
                 settings.intake.poll_interval,
             )
+            if (no_ocr := ocr_available()) is not None:  # the bot still runs; say so once
+                log.warning("%s; photos and scans go to an officer unread", no_ocr)
             while not self.stop.wait(1.0):
                 pass
             log.info("stopping: finishing the message in hand")

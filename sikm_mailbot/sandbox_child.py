@@ -26,6 +26,7 @@ from sikm_mailbot.sandbox import frame, read_frame, write_all
 JOBS: dict[str, str] = {
     "read_pdf": "sikm_mailbot.mail.extract.form_pdf:read_pdf",
     "read_image": "sikm_mailbot.mail.extract.images:read_image",
+    "read_office": "sikm_mailbot.mail.extract.office:read_office",
     "verify_pdf": "sikm_mailbot.permits.inspect:inspect_pdf",
     "verify_image": "sikm_mailbot.permits.inspect:inspect_image",
     "ping": "sikm_mailbot.sandbox_child:ping",
@@ -107,6 +108,11 @@ def main(argv: list[str]) -> None:
     import resource
 
     memory, cpu = int(argv[0]), int(argv[1])
+    # One thread per numeric library (numpy's OpenBLAS, OpenCV, OpenMP): each extra
+    # thread reserves stacks and malloc arenas against RLIMIT_AS, and one parse should
+    # not take every core from the daemon. Set before any job imports them.
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "OMP_THREAD_LIMIT"):
+        os.environ[name] = "1"
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     # Keep the protocol on private descriptors; a library printing to stdout must
     # not corrupt a frame.

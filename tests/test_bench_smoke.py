@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOVECOT = Path("/usr/sbin/dovecot")
 
 
-def _run(script: str, *args: str, timeout: float = 60) -> str:
+def _run(script: str, *args: str, timeout: float = 240) -> str:
     res = subprocess.run(
         [sys.executable, str(ROOT / "bench" / script), "--no-save", *args],
         capture_output=True,

@@ -227,7 +227,8 @@ def test_damaged_image_is_unreadable(sandbox: Sandbox) -> None:
         (image_bytes((20, 20), "GIF"), "unsupported_format"),
         (_zip(["ktp.jpg"]), "archive_not_accepted"),
         (b"Rar!\x1a\x07\x01\x00rest", "archive_not_accepted"),
-        (_zip(["[Content_Types].xml", "word/document.xml"]), "unsupported_format"),
+        (_zip(["[Content_Types].xml", "xl/workbook.xml"]), "unsupported_format"),  # .xlsx
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504), "unsupported_format"),  # .doc
         (b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\xff\xff", "unsupported_format"),
         (b"", "attachment_unreadable"),
     ],

@@ -193,25 +193,30 @@ def test_kind_from_text_first_cue_in_the_text_wins() -> None:
 
 @pytest.mark.parametrize(
     ("name", "words"),
-    [("formulir-tabel.docx", "Word document (.docx)"), ("formulir-tabel.odt", "OpenDocument")],
+    [("formulir-tabel.docx", "Word document"), ("formulir-tabel.odt", "OpenDocument text")],
 )
-def test_word_files_are_refused_with_an_actionable_reason(name: str, words: str) -> None:
+def test_word_files_are_read_completely(name: str, words: str) -> None:
+    # Issue 13: .docx/.odt were refused; now their table is read like the PDF export.
     att = _read_office(name).attachments[0]
-    assert (att.kind, att.problem) == ("form", "unsupported_format")
-    assert words in att.reason and "save it as PDF" in att.reason
+    assert (att.kind, att.problem, att.field_source) == ("form", None, "page_text"), att.reason
+    assert att.reason == f"{words} with form fields"
+    assert _norm(att.fields) == SARI
 
 
-def test_scanned_form_without_text_layer_is_classified_by_name() -> None:
+def test_scanned_form_without_text_layer_is_read_by_ocr() -> None:
+    # Issue 13: the scan (70 dpi, JPEG q60, no text layer) is read by OCR, whatever its name.
     att = _read_office("formulir-scan.pdf").attachments[0]
-    assert (att.kind, att.problem, att.pages, att.fields) == ("form", None, 1, {})
-    assert att.reason == "no text layer (scan?); kind from the file name"
     raw = simple_mail(
         attachments=[
             ("doc_0001.pdf", "application/pdf", (OFFICE / "formulir-scan.pdf").read_bytes())
         ]
     )
     other = read_message(raw, sandbox=_SANDBOX).attachments[0]
-    assert (other.kind, other.problem) == ("unknown", None)
+    for got in (att, other):
+        assert (got.kind, got.problem, got.pages, got.field_source) == ("form", None, 1, "ocr")
+        assert got.reason.startswith("recognised by its text; page 1 OCR: "), got.reason
+        assert got.ocr_confidence is not None and got.ocr_confidence > 60
+        assert _norm(got.fields)["nik"] == BUDI_FILLED["nik"]
 
 
 def test_blank_form_page_text_yields_no_values() -> None:
@@ -282,7 +287,7 @@ def test_thunderbird_format_flowed_and_rfc2231_names() -> None:
     assert _norm(msg.fields, msg.from_addr) == BUDI_FILLED
 
 
-def test_outlook_tnef_and_docx_are_refused_and_nbsp_body_read() -> None:
+def test_outlook_tnef_is_refused_docx_read_and_nbsp_body_read() -> None:
     msg = _read_client("outlook_tnef_docx")
     assert _norm(msg.body_fields) == {
         "nama": "SARI WULANDARI",
@@ -293,9 +298,10 @@ def test_outlook_tnef_and_docx_are_refused_and_nbsp_body_read() -> None:
     }  # the quoted "From: … Sent: …" block's placeholders are not read
     assert _kinds(msg) == [
         ("winmail.dat", "unknown", "unsupported_format"),
-        ("Formulir SIKM – Sari.docx", "form", "unsupported_format"),
+        ("Formulir SIKM – Sari.docx", "form", None),  # issue 13: read, no longer refused
     ]
     assert "winmail.dat (TNEF)" in msg.attachments[0].reason
+    assert _norm(msg.attachments[1].fields) == SARI
 
 
 def test_gmail_inline_forward_in_indonesian() -> None:

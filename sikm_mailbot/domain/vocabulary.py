@@ -111,6 +111,8 @@ class DocKind(StrEnum):
     work_letter = "work_letter"  # assignment / employment / business / workplace letter
     domicile_letter = "domicile_letter"  # Jakarta domicile letter (emergency, nonresident_in)
     emergency_letter = "emergency_letter"  # proof of the emergency (death, illness, patient)
+    passport = "passport"  # a passport: not a KTP (foreign residents)
+    kitas = "kitas"  # KITAS/KITAP stay permit: not a KTP
     unknown = "unknown"
 
 
@@ -124,6 +126,8 @@ DOC_NAMES_ID: dict[str, str] = {
     "work_letter": "Surat tugas / surat keterangan kerja / surat keterangan usaha",
     "domicile_letter": "Surat keterangan domisili Jakarta",
     "emergency_letter": "Surat keterangan keadaan darurat (kematian, sakit keras, rujukan)",
+    "passport": "Paspor (bukan KTP)",
+    "kitas": "KITAS/KITAP (izin tinggal, bukan KTP)",
     "unknown": "Dokumen tidak dikenal",
 }
 DOC_NAMES_EN: dict[str, str] = {
@@ -136,6 +140,8 @@ DOC_NAMES_EN: dict[str, str] = {
     "work_letter": "Assignment, employment or business letter",
     "domicile_letter": "Jakarta domicile letter",
     "emergency_letter": "Letter proving the emergency (death, serious illness, referral)",
+    "passport": "Passport (not a KTP)",
+    "kitas": "KITAS/KITAP stay permit (not a KTP)",
     "unknown": "Unrecognised document",
 }
 

@@ -147,7 +147,10 @@ _DAMAGED = (
     "the file is damaged or its content cannot be opened",
 )
 _ENCRYPTED = ("file dikunci dengan kata sandi (password)", "the file is locked with a password")
-_UNSUPPORTED = ("jenis file ini tidak bisa kami baca", "we cannot read this type of file")
+_UNSUPPORTED = (
+    "format file ini tidak diterima — kirim sebagai PDF/JPG/PNG, atau DOCX/ODT",
+    "this file format is not accepted — send it as PDF/JPG/PNG, or DOCX/ODT",
+)
 _ARCHIVE = (
     "file berupa ZIP/RAR; kami tidak membuka file terkompresi",
     "the file is a ZIP/RAR archive; we do not open archives",
@@ -172,8 +175,8 @@ FILE_PROBLEMS: dict[str, FileProblemWords] = {
     "unsupported_format": FileProblemWords(
         _UNSUPPORTED,
         (
-            "Format berkas tidak diterima. Gunakan PDF, JPG atau PNG.",
-            "This file format is not accepted. Use PDF, JPG or PNG.",
+            "Format berkas tidak diterima. Kirim sebagai PDF, JPG atau PNG, atau DOCX/ODT.",
+            "This file format is not accepted. Send it as PDF, JPG or PNG, or DOCX/ODT.",
         ),
     ),
     "archive_not_accepted": FileProblemWords(
@@ -236,10 +239,17 @@ def unreadable_reason(code: str) -> Words:
 
 
 def attachment_problem(filename: str, code: str) -> Problem:
-    """The Problem for an attachment that could not be used (``field`` = its file name)."""
+    """The Problem for an attachment that could not be used (``field`` = its file name).
+
+    The message names the file ("IMG.doc: Format berkas tidak diterima. …"), so the
+    applicant knows which of the files sent is meant.
+    """
     words = FILE_PROBLEMS.get(code)
     advice = (words.advice if words else None) or _GENERIC_ADVICE
-    return Problem(field=filename, code=code, message_id=advice[0], message_en=advice[1])
+    named = f"{filename}: " if filename else ""
+    return Problem(
+        field=filename, code=code, message_id=named + advice[0], message_en=named + advice[1]
+    )
 
 
 def officer_note_problem(note: str) -> Problem:

@@ -14,6 +14,7 @@ from typing import Any
 from sikm_mailbot.domain.vocabulary import FORM_LABELS, DocKind
 from sikm_mailbot.sandbox import Sandbox
 
+from . import scans
 from .doc_kinds import (
     OUR_FORM_MIN_KEYS,
     classify,
@@ -23,9 +24,17 @@ from .doc_kinds import (
     kind_from_text,
 )
 from .fields import parse_fields
-from .filetypes import ACCEPTED_IMAGES, ARCHIVES, UNSUPPORTED_IMAGES, sniff_type
+from .filetypes import (
+    ACCEPTED_IMAGES,
+    ARCHIVES,
+    OFFICE_READABLE,
+    OFFICE_REFUSED,
+    UNSUPPORTED_IMAGES,
+    sniff_type,
+)
 from .html_text import html_to_text
 from .model import Limits, ReadAttachment
+from .office import fill_office
 
 __all__ = [
     "classify",
@@ -112,9 +121,12 @@ def _fill(att: ReadAttachment, limits: Limits, sandbox: Sandbox, charset: str | 
         att.problem = "unsupported_format"
         att.reason = f"{dtype.upper()} image is not accepted (send PDF, JPEG or PNG)"
         return
-    if dtype in ("docx", "doc", "tnef"):
+    if dtype in OFFICE_REFUSED or dtype == "tnef":
         att.problem = "unsupported_format"
-        att.reason = _office_reason(dtype, att.data)
+        att.reason = _office_reason(dtype)
+        return
+    if dtype in OFFICE_READABLE:  # .docx/.odt: parsed in the sandbox (office.py)
+        fill_office(att, sandbox)
         return
     if dtype == "pdf":
         _read_pdf(att, limits, sandbox)
@@ -130,28 +142,29 @@ def _fill(att: ReadAttachment, limits: Limits, sandbox: Sandbox, charset: str | 
         att.reason = "file type not recognised"
 
 
-def _office_reason(dtype: str, data: bytes) -> str:
+_OFFICE_NAMES = {
+    "doc": "old Word/Excel file (.doc/.xls) or a password-protected Office file",
+    "xlsx": "Excel workbook (.xlsx)",
+    "pptx": "PowerPoint file (.pptx)",
+    "ods": "OpenDocument spreadsheet (.ods)",
+    "odp": "OpenDocument presentation (.odp)",
+    "office": "office file other than a text document",
+}
+
+
+def _office_reason(dtype: str) -> str:
     """Why an office file is refused, naming what it is and what to send instead.
 
-    Word/OpenDocument files are not read on purpose: the desk works from what
-    the citizen signed and sees, and a PDF export fixes that; the file's own
-    layout may differ between programs.
+    Word (.docx) and OpenDocument text (.odt) are read; old binary files,
+    spreadsheets and slides are not.
     """
     if dtype == "tnef":
         return (
             "Outlook winmail.dat (TNEF): the attachments inside cannot be opened; send again "
             "in HTML or plain-text format so the files arrive as ordinary attachments"
         )
-    window = data[:4096] + data[-65536:]
-    if b"vnd.oasis.opendocument" in window:
-        what = "OpenDocument file (.odt/.ods)"
-    elif b"xl/" in window and b"word/" not in window:
-        what = "Excel workbook (.xlsx)"
-    elif dtype == "doc":
-        what = "old Word/Excel file (.doc/.xls)"
-    else:
-        what = "Word document (.docx)"
-    return f"{what} is not accepted: save it as PDF and send the PDF (or a JPEG/PNG photo)"
+    what = _OFFICE_NAMES.get(dtype, "this office file")
+    return f"{what} is not accepted: send it as PDF, DOCX or ODT (or a JPEG/PNG photo)"
 
 
 def _parse(
@@ -167,7 +180,15 @@ def _parse(
 
 
 def _read_pdf(att: ReadAttachment, limits: Limits, sandbox: Sandbox) -> None:
-    res = _parse(att, sandbox, "read_pdf", "PDF", max_pages=limits.max_pdf_pages)
+    res = _parse(
+        att,
+        sandbox,
+        "read_pdf",
+        "PDF",
+        max_pages=limits.max_pdf_pages,
+        ocr=True,  # pages without a text layer (scans) are read by OCR
+        ocr_seconds=scans.ocr_seconds(limits, sandbox),
+    )
     if res is None:
         return
     if res.get("encrypted"):
@@ -192,13 +213,17 @@ def _read_pdf(att: ReadAttachment, limits: Limits, sandbox: Sandbox) -> None:
         return
     kind, why = classify("pdf", att.filename, text=layout, acroform_keys=acro)
     att.kind = kind
+    ocr = res.get("ocr") if isinstance(res.get("ocr"), dict) else {}
     if kind == DocKind.form.value:
         if is_our_acroform(acro):
             att.fields = {k: v.strip() for k, v in acro.items() if v.strip()}
             att.field_source = "acroform"
         else:
             att.fields = _page_fields(layout, text)
-            att.field_source = "page_text" if att.fields else ""
+            source = "ocr" if ocr.get("pages") else "page_text"
+            att.field_source = source if att.fields else ""
+    if ocr:
+        notes += scans.apply_pdf_reading(att, ocr, bool(text.strip()))
     if not att.pages and not text.strip() and kind == DocKind.unknown.value:
         att.problem = "attachment_unreadable"
         notes.insert(0, "PDF has no readable pages")
@@ -217,16 +242,23 @@ def _page_fields(layout: str, text: str) -> dict[str, str]:
 
 
 def _read_image(att: ReadAttachment, limits: Limits, sandbox: Sandbox) -> None:
-    res = _parse(att, sandbox, "read_image", "image", max_pixels=limits.max_image_pixels)
+    res = _parse(
+        att,
+        sandbox,
+        "read_image",
+        "image",
+        max_pixels=limits.max_image_pixels,
+        ocr=True,  # photos and scans of documents are read by OCR (see scans.py)
+        ocr_seconds=scans.ocr_seconds(limits, sandbox),
+    )
     if res is None:
         return
     att.width, att.height = res.get("width"), res.get("height")
     fmt = str(res.get("format") or "").lower()
     if fmt and fmt != att.detected_type:
         att.detected_type = fmt
-    att.kind, att.reason = classify(
-        att.detected_type, att.filename, width=att.width, height=att.height
-    )
+    reading = res.get("ocr")
+    scans.apply_image_reading(att, reading if isinstance(reading, dict) else None)
 
 
 MAX_TEXT_ATTACHMENT = 256 * 1024

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-ACCEPTED_IMAGES = frozenset({"jpeg", "png", "webp"})
-UNSUPPORTED_IMAGES = frozenset({"gif", "tiff", "bmp", "heic"})
+# "heif" is what the decoder calls a HEIC photo once it has opened it.
+ACCEPTED_IMAGES = frozenset({"jpeg", "png", "webp", "heic", "heif"})
+UNSUPPORTED_IMAGES = frozenset({"gif", "tiff", "bmp", "avif"})
 ARCHIVES = frozenset({"zip", "rar", "7z"})
+# Office files: the text documents are read (mail/extract/office.py), the rest refused.
+OFFICE_READABLE = frozenset({"docx", "odt"})
+OFFICE_REFUSED = frozenset({"doc", "xlsx", "pptx", "ods", "odp", "office"})
 
-_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avif")
+_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1")
+_OOXML_DIRS = ((b"word/", "docx"), (b"xl/", "xlsx"), (b"ppt/", "pptx"))
+_ODF_TYPES = (
+    (b"opendocument.text", "odt"),
+    (b"opendocument.spreadsheet", "ods"),
+    (b"opendocument.presentation", "odp"),
+)
 
 
 def sniff_type(data: bytes) -> str:
     """The file type by its magic bytes (the declared Content-Type is not trusted).
 
     Returns one of "pdf", "jpeg", "png", "webp", "gif", "tiff", "bmp", "heic",
-    "zip", "rar", "7z", "docx" (any Office Open XML or OpenDocument file),
-    "doc" (an old binary Office file), "tnef" (Outlook's winmail.dat), "text", "unknown".
+    "avif", "zip", "rar", "7z", "docx", "odt", "xlsx", "pptx", "ods", "odp",
+    "office" (another Office Open XML or OpenDocument file), "doc" (an old
+    binary Office file), "tnef" (Outlook's winmail.dat), "text", "unknown".
     """
     head = data[:64]
     if b"%PDF-" in data[:1024]:  # readers accept a little junk before the header
@@ -33,12 +44,10 @@ def sniff_type(data: bytes) -> str:
         return "bmp"
     if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
         return "heic"
+    if head[4:8] == b"ftyp" and head[8:12] in (b"avif", b"avis"):
+        return "avif"
     if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
-        # Office Open XML / OpenDocument are zips too; their part names show in the bytes.
-        window = data[:4096] + data[-65536:]
-        if b"[Content_Types].xml" in window or b"mimetypeapplication/vnd.oasis" in window:
-            return "docx"
-        return "zip"
+        return _office_type(data[:4096] + data[-65536:])
     if head.startswith(b"Rar!\x1a\x07"):
         return "rar"
     if head.startswith(b"7z\xbc\xaf\x27\x1c"):
@@ -50,6 +59,15 @@ def sniff_type(data: bytes) -> str:
     if _looks_text(data[:8192]):
         return "text"
     return "unknown"
+
+
+def _office_type(window: bytes) -> str:
+    """Which office file a zip is, from the part names and ODF mimetype in its bytes."""
+    if b"mimetypeapplication/vnd.oasis" in window:
+        return next((t for cue, t in _ODF_TYPES if cue in window), "office")
+    if b"[Content_Types].xml" in window:
+        return next((t for cue, t in _OOXML_DIRS if cue in window), "office")
+    return "zip"
 
 
 def _looks_text(sample: bytes) -> bool:

@@ -18,11 +18,16 @@ MAX_TEXT_CHARS = 200_000
 MAX_VALUE_CHARS = 2000
 
 
-def read_pdf(data: bytes, max_pages: int) -> dict[str, Any]:
+def read_pdf(
+    data: bytes, max_pages: int, ocr: bool = False, ocr_seconds: float = 10.0
+) -> dict[str, Any]:
     """A JSON-ready reading of a PDF: ok, encrypted, pages, text, layout, acroform, xfa, notes.
 
     `text` is pdfium's text in content-stream order; `layout` the same text
     rebuilt line by line from the positions of its runs (see _layout_text).
+    With ``ocr``, pages without a text layer (scans) are rendered and read by
+    OCR within about ``ocr_seconds`` (see :mod:`.pdf_ocr`); their text takes
+    the page's place in both, and "ocr" says how each page was read.
 
     Only ever call this in the sandbox child: pdfminer inflates streams without
     limits, and a crafted file can use all memory or loop for long.
@@ -39,7 +44,7 @@ def read_pdf(data: bytes, max_pages: int) -> dict[str, Any]:
     }
     if b"%%EOF" not in data[-2048:]:
         out["notes"].append("file looks truncated (no %%EOF at the end)")
-    text_error = _read_text(data, max_pages, out)
+    text_error = _read_text(data, max_pages, out, ocr_seconds if ocr else None)
     if out["encrypted"]:
         return out
     form_error = _read_acroform(data, out)
@@ -52,8 +57,11 @@ def read_pdf(data: bytes, max_pages: int) -> dict[str, Any]:
     return out
 
 
-def _read_text(data: bytes, max_pages: int, out: dict[str, Any]) -> str:
-    """Fill pages/text with pypdfium2; return an error description or ""."""
+def _read_text(data: bytes, max_pages: int, out: dict[str, Any], ocr_seconds: float | None) -> str:
+    """Fill pages/text with pypdfium2 (OCR for scanned pages when ``ocr_seconds``).
+
+    Returns an error description or "".
+    """
     import pypdfium2 as pdfium
 
     try:
@@ -89,6 +97,10 @@ def _read_text(data: bytes, max_pages: int, out: dict[str, Any]) -> str:
             size += len(chunk)
             if size > MAX_TEXT_CHARS:
                 break
+        if ocr_seconds is not None:
+            from .pdf_ocr import ocr_scanned_pages
+
+            out["ocr"] = ocr_scanned_pages(doc, chunks, layouts, ocr_seconds)
         out["text"] = "\n".join(chunks)[:MAX_TEXT_CHARS]
         out["layout"] = "\n".join(layouts)[:MAX_TEXT_CHARS]
         if not out["text"].strip() and count:

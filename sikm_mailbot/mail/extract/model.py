@@ -65,8 +65,9 @@ class ReadAttachment:
     problem: str | None = None  # a contract attachment problem code
     reason: str = ""  # English, no personal data: why the problem / how it was classified
     fields: dict[str, str] = field(default_factory=dict)  # our form only
-    field_source: str = ""  # "acroform" | "page_text" | ""
+    field_source: str = ""  # "acroform" | "page_text" | "ocr" | ""
     text_excerpt: str = ""  # first ~300 chars of text read
+    ocr_confidence: float | None = None  # mean OCR word confidence (0-100) when OCR read it
     pages: int | None = None
     width: int | None = None
     height: int | None = None

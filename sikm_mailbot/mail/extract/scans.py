@@ -59,9 +59,11 @@ def ocr_note(reading: dict[str, Any]) -> str:
 
 
 def form_fields(text: str) -> dict[str, str] | None:
-    """Our form's fields when ``text`` is our form (title, or our labels with a trip key)."""
+    """Our form's fields when ``text`` is our form: its title, or (when no other title
+    names the document: a statement has Nama/NIK lines too) our labels with a trip key."""
     fields = parse_fields(text)
-    if kind_from_text(text) == DocKind.form or is_our_acroform(fields):
+    by_text = kind_from_text(text)
+    if by_text == DocKind.form or (by_text is None and is_our_acroform(fields)):
         return fields
     return None
 
@@ -72,7 +74,10 @@ def apply_image_reading(att: ReadAttachment, reading: dict[str, Any] | None) -> 
     ``reading`` is None when the image was too small to read (a logo): then the
     shape and name decide, as for any picture.
     """
-    looks, why = classify(att.detected_type, att.filename, width=att.width, height=att.height)
+    faces = reading.get("faces") if reading is not None else None
+    looks, why = classify(
+        att.detected_type, att.filename, width=att.width, height=att.height, faces=faces
+    )
     att.kind, att.reason = looks, why
     if reading is None:
         return
@@ -95,7 +100,12 @@ def apply_image_reading(att: ReadAttachment, reading: dict[str, Any] | None) -> 
         att.kind, att.reason = by_text.value, f"recognised by its text (OCR); {note}"
     elif trouble is None:
         kind, why = classify(
-            att.detected_type, att.filename, text=text, width=att.width, height=att.height
+            att.detected_type,
+            att.filename,
+            text=text,
+            width=att.width,
+            height=att.height,
+            faces=faces,
         )
         att.kind, att.reason = kind, f"text not recognised; {why}; {note}"
     elif trouble == "no text found" and looks != DocKind.unknown.value:
@@ -141,5 +151,6 @@ def apply_pdf_reading(att: ReadAttachment, ocr: dict[str, Any], has_text: bool) 
     if not has_text and not usable and (pages or skipped):
         att.problem = "attachment_unreadable"
         first = troubles[0] if troubles else (str(error) if error else "not read in time")
-        notes.insert(0, f"scan could not be read ({first}); {OFFICER}")
+        rest = [n for n in notes if not n.startswith(("could not be read: ", "page "))]
+        return [f"scan could not be read ({first}); {OFFICER}", *rest]
     return notes
