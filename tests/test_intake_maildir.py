@@ -308,3 +308,42 @@ def test_quarantined_mail_can_be_read_again_after_a_fix(
     junk = ledger_rows(site)[-1]
     doc = json.loads(sikm(site, "mail", "--retry", str(junk.id), "--json").stdout)
     assert doc["outcome"] == "quarantined"
+
+
+def test_tries_cut_short_by_kills_shunt_only_a_crash_loop(site: Path) -> None:
+    """A try that left no error was cut by a kill: three of them are no verdict on the mail."""
+    from sikm_mailbot.intake.driver import CRASH_LOOP_ATTEMPTS, StoreOnly
+
+    class Killed(StoreOnly):
+        def prepare(self, raw: bytes, entry: LedgerEntry) -> None:
+            raise KeyboardInterrupt  # as a SIGKILL would: no error is noted
+
+    settings = _settings(site)
+    app = App(settings)
+
+    def intake(pipeline: StoreOnly) -> Intake:
+        src = make_source(settings)
+        return Intake(app.engine, app.files, src, source_key(settings), pipeline=pipeline)
+
+    def cut_short(times: int) -> None:
+        with Session(app.engine) as s:
+            for row in s.exec(select(LedgerEntry)):
+                if row.stage == "recorded":
+                    row.attempts = times
+                    s.add(row)
+            s.commit()
+
+    drop_into_maildir(inbox(site), simple_mail(subject="FORMULIR", sender="ani@example.com"))
+    with pytest.raises(KeyboardInterrupt):
+        intake(Killed()).poll()
+    cut_short(3)  # killed three times on this mail: read again, not shunted
+    report = intake(StoreOnly()).poll()
+    assert report.quarantined == 0 and ledger_rows(site)[0].outcome != "quarantined"
+
+    drop_into_maildir(inbox(site), simple_mail(subject="FORMULIR", sender="budi@example.com"))
+    with pytest.raises(KeyboardInterrupt):
+        intake(Killed()).poll()
+    cut_short(CRASH_LOOP_ATTEMPTS)  # a crash loop: shunted, with the reason
+    intake(StoreOnly()).poll()
+    last = ledger_rows(site)[-1]
+    assert last.outcome == "quarantined" and "interrupted every time" in last.reason

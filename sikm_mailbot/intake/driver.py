@@ -27,6 +27,8 @@ from sikm_mailbot.store.models import LedgerEntry, utcnow
 
 log = logging.getLogger(__name__)
 
+CRASH_LOOP_ATTEMPTS = 10  # tries cut short before a message is taken for a crash loop
+
 
 @dataclass
 class Outcome:
@@ -296,10 +298,17 @@ class Intake:
                 s.add(row)
                 s.commit()
             attempts = row.attempts
-        if attempts > self.max_attempts:
+        # Shunted after max_attempts tries when reading really failed (an error was
+        # noted); tries that left no error were cut short by a kill or a crash — with
+        # OCR a message takes seconds, so a daemon restarted a few times in a row can
+        # be cut on the same message without it being at fault. Only a crash loop
+        # (CRASH_LOOP_ATTEMPTS such tries) shunts it.
+        failed = attempts > self.max_attempts and bool(row.error)
+        if failed or attempts > CRASH_LOOP_ATTEMPTS:
             report.quarantined += 1
             report.outcomes["quarantined"] += 1
-            return self._shunt(entry, f"processing failed {attempts - 1} times: {row.error}")
+            cause = row.error or "interrupted every time (the process was killed or crashed)"
+            return self._shunt(entry, f"processing failed {attempts - 1} times: {cause}")
         try:
             if prepared is not None:
                 reading = prepared.result()  # raises what prepare raised

@@ -74,7 +74,8 @@ def apply_image_reading(att: ReadAttachment, reading: dict[str, Any] | None) -> 
     ``reading`` is None when the image was too small to read (a logo): then the
     shape and name decide, as for any picture.
     """
-    faces = reading.get("faces") if reading is not None else None
+    # No face found is no verdict: the name and the shape decide, as before OCR.
+    faces = (reading.get("faces") or None) if reading is not None else None
     looks, why = classify(
         att.detected_type, att.filename, width=att.width, height=att.height, faces=faces
     )
