@@ -146,9 +146,20 @@ class _PortTaken(RuntimeError):
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` different TCP ports on 127.0.0.1, free a moment ago.
+
+    The sockets stay bound until all are chosen: two one-at-a-time calls can be
+    handed the same port, and Dovecot refuses a config with a duplicate listener.
+    """
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
 
 
 class DovecotServer:
@@ -159,8 +170,7 @@ class DovecotServer:
         self.host = "127.0.0.1"
         self.host_without_move = "127.0.0.2"  # IDLE and UIDPLUS, no MOVE
         self.host_bare = "127.0.0.3"  # plain IMAP4rev1: no MOVE, UIDPLUS or IDLE
-        self.port = free_port()
-        self.tls_port = free_port()
+        self.port, self.tls_port = free_ports(2)
         self.mail_root = base / "mail"
         self.config = base / "dovecot.conf"
         self.log = base / "dovecot.log"
@@ -178,7 +188,7 @@ class DovecotServer:
             except _PortTaken:
                 if attempt == 2:
                     raise RuntimeError(f"no free port for dovecot:\n{self.log_text()}") from None
-                self.port, self.tls_port = free_port(), free_port()
+                self.port, self.tls_port = free_ports(2)
 
     def _start_once(self) -> None:
         """Write the config, start Dovecot in the foreground, wait for its greeting."""
